@@ -1,0 +1,59 @@
+"""Finding layers in any ``nn.Module``: conv layers for CAM targets and
+parameterized layers in forward order for randomization cascades."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from labkit.errors import InputError
+
+PARAM_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def conv_layers(model: nn.Module) -> dict[str, nn.Conv2d]:
+    """All ``nn.Conv2d`` modules by qualified name, in definition order."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def last_conv_layer(model: nn.Module) -> str:
+    """Name of the last ``nn.Conv2d`` (the usual Grad-CAM target)."""
+    convs = list(conv_layers(model))
+    if not convs:
+        raise InputError(f"{type(model).__name__} has no nn.Conv2d layer; Grad-CAM needs one")
+    return convs[-1]
+
+
+def get_layer(model: nn.Module, name: str) -> nn.Module:
+    """The submodule called ``name``; the error lists valid conv layer names."""
+    modules = dict(model.named_modules())
+    if name not in modules or name == "":
+        raise InputError(f"unknown layer {name!r}; conv layers of this model: {list(conv_layers(model))}")
+    return modules[name]
+
+
+def parameterized_layers(model: nn.Module, example: torch.Tensor | None = None) -> list[tuple[str, nn.Module]]:
+    """Conv and Linear layers ``(name, module)`` in forward order (input first).
+
+    With an ``example`` batch the order is recorded by forward hooks, which is right
+    even when modules are defined in another order than they run; without one the
+    definition order is used. BatchNorm layers are not listed: labkit treats them as
+    part of the conv layer before them (see ``labkit.sanity``).
+    """
+    named = [(n, m) for n, m in model.named_modules() if isinstance(m, PARAM_LAYER_TYPES)]
+    if example is None:
+        return named
+    order: list[str] = []
+    names = {id(m): n for n, m in named}
+    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(names[id(mod)])) for _, m in named]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(example)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    seen: dict[str, None] = dict.fromkeys(order)
+    modules = dict(named)
+    return [(n, modules[n]) for n in seen]

@@ -1,0 +1,70 @@
+"""Input checks shared by every layer: clear messages, no state change on failure."""
+from __future__ import annotations
+
+import torch
+
+from labkit.errors import InputError
+
+PIXEL_MIN, PIXEL_MAX = -1.0, 1.0
+
+
+def check_images(x: object, *, channels: int | None = 1, name: str = "images",
+                 check_range: bool = True) -> torch.Tensor:
+    """Check a batch of images ``(N, C, H, W)`` in [-1, 1] and return it.
+
+    Raises :class:`InputError` for non-tensors, wrong rank or channels, non-float
+    dtypes, NaN/inf pixels, or values outside the normalized range.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
+    if x.dim() != 4:
+        raise InputError(
+            f"{name} must have shape (N, C, H, W), got {tuple(x.shape)}; "
+            "add a batch axis with x.unsqueeze(0) for a single image"
+        )
+    if channels is not None and x.shape[1] != channels:
+        raise InputError(f"{name} must have {channels} channel(s) (grayscale), got shape {tuple(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise InputError(f"{name} must be a float tensor normalized to [-1, 1], got dtype {x.dtype}")
+    if x.numel() == 0:
+        raise InputError(f"{name} is empty: shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise InputError(f"{name} contain NaN or infinite pixels; expected finite values in [-1, 1]")
+    if check_range:
+        lo, hi = float(x.min()), float(x.max())
+        if lo < PIXEL_MIN - 1e-4 or hi > PIXEL_MAX + 1e-4:
+            raise InputError(
+                f"{name} must be normalized to [-1, 1], got values in [{lo:.3g}, {hi:.3g}]; "
+                "use labkit.data.normalize() on uint8 images"
+            )
+    return x
+
+
+def check_targets(target: object, n: int, num_classes: int, *, device: torch.device | None = None) -> torch.Tensor:
+    """Turn an int or a sequence/tensor of class indices into a ``(n,)`` long tensor.
+
+    Raises :class:`InputError` when a class is outside ``[0, num_classes)`` or the
+    length does not match the batch.
+    """
+    if isinstance(target, bool):
+        raise InputError(f"target must be a class index in [0, {num_classes - 1}], got a bool")
+    if isinstance(target, int):
+        t = torch.full((n,), target, dtype=torch.long)
+    else:
+        try:
+            t = torch.as_tensor(target)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"target must be an int or a sequence of {n} ints, got {type(target).__name__}") from exc
+        if t.is_floating_point() or t.dtype == torch.bool:
+            raise InputError(f"target must hold integer class indices, got dtype {t.dtype}")
+        t = t.reshape(-1).long()
+        if t.numel() == 1 and n != 1:
+            t = t.expand(n).clone()
+        if t.numel() != n:
+            raise InputError(f"target must have one class per image: expected {n}, got {t.numel()}")
+    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+        raise InputError(
+            f"target class out of range: expected values in [0, {num_classes - 1}] "
+            f"(0 = normal, 1 = pneumonia), got {t.tolist()[:8]}"
+        )
+    return t.to(device) if device is not None else t
