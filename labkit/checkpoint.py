@@ -1,0 +1,114 @@
+"""Saving and loading an experiment as a folder.
+
+Layout::
+
+    experiment.json        metadata: image size, data set, marker, one entry per model
+    models/<name>.pt       state_dict of each model (loaded with weights_only=True)
+
+Loading checks everything (JSON, architecture, tensor shapes) before returning, so a
+corrupt or mismatched checkpoint raises :class:`CheckpointError` and changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from labkit.data.markers import MarkerSpec, marker_from_dict
+from labkit.errors import CheckpointError, LabkitError
+from labkit.models.registry import MODELS, build_model
+
+FORMAT, VERSION = "labkit-experiment", 1
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class ModelEntry:
+    """A model plus what is needed to rebuild and describe it."""
+
+    name: str
+    arch: str
+    model: nn.Module
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    variant: str = "clean"  # clean | marked | random-labels
+    config: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    threshold: float = 0.5
+    metrics: dict[str, Any] = field(default_factory=dict)
+    marker: MarkerSpec | None = None
+
+    def meta(self) -> dict[str, Any]:
+        return {"arch": self.arch, "kwargs": self.kwargs, "variant": self.variant, "config": self.config,
+                "history": self.history, "threshold": self.threshold, "metrics": self.metrics,
+                "marker": None if self.marker is None else self.marker.to_dict()}
+
+
+def save_experiment(folder: str | Path, entries: dict[str, ModelEntry], *, image_size: int,
+                    dataset: str, marker: MarkerSpec | None = None) -> Path:
+    """Write every model and the metadata into ``folder`` (created if needed)."""
+    folder = Path(folder)
+    for name, e in entries.items():
+        if not _NAME.match(name):
+            raise CheckpointError(f"model name {name!r} cannot be a file name; use letters, digits, '_', '-', '.'")
+        if e.arch not in MODELS:
+            raise CheckpointError(f"model {name!r} has architecture {e.arch!r}, which is not in the registry "
+                                  f"{sorted(MODELS)}; register it in labkit.models.MODELS to save it")
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    for name, e in entries.items():
+        torch.save({k: v.detach().cpu() for k, v in e.model.state_dict().items()}, folder / "models" / f"{name}.pt")
+    meta = {"format": FORMAT, "version": VERSION, "image_size": image_size, "dataset": dataset,
+            "marker": None if marker is None else marker.to_dict(),
+            "models": {name: e.meta() for name, e in entries.items()}}
+    (folder / "experiment.json").write_text(json.dumps(meta, indent=2, default=float))
+    return folder
+
+
+def load_experiment(folder: str | Path, device: torch.device | str = "cpu") -> tuple[dict, dict[str, ModelEntry]]:
+    """Read a folder written by :func:`save_experiment`: ``(metadata, entries)``."""
+    folder = Path(folder)
+    meta_path = folder / "experiment.json"
+    if not meta_path.is_file():
+        raise CheckpointError(f"no checkpoint at {folder}: expected a folder with experiment.json and models/*.pt "
+                              "(written by labkit train --out or ExperimentState.save)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{meta_path} is corrupt (not valid JSON: {exc}); re-create the checkpoint") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("models"), dict):
+        raise CheckpointError(f"{meta_path} is not a labkit experiment (expected format {FORMAT!r} with a 'models' map)")
+    if meta.get("version", 0) > VERSION:
+        raise CheckpointError(f"{meta_path} has version {meta['version']}; this labkit reads up to {VERSION}: upgrade labkit")
+    entries = {}
+    for name, m in meta["models"].items():
+        entries[name] = _load_entry(folder, name, m, device)
+    return meta, entries
+
+
+def _load_entry(folder: Path, name: str, m: dict, device: torch.device | str) -> ModelEntry:
+    path = folder / "models" / f"{name}.pt"
+    try:
+        model = build_model(m["arch"], **m.get("kwargs", {}))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        marker = None if m.get("marker") is None else marker_from_dict(m["marker"])
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"checkpoint model file missing: {path}") from exc
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"metadata of model {name!r} in {folder / 'experiment.json'} is incomplete: {exc}") from exc
+    except LabkitError as exc:
+        raise CheckpointError(f"model {name!r} in {folder}: {exc}") from exc
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path} does not match architecture {m.get('arch')!r} {m.get('kwargs', {})} "
+                              f"or is corrupt: {first}") from exc
+    except Exception as exc:  # unpickling errors of a damaged file come in many types
+        raise CheckpointError(f"{path} is corrupt or not a state_dict ({type(exc).__name__}: {exc})") from exc
+    model.to(device).eval()
+    return ModelEntry(name=name, arch=m["arch"], model=model, kwargs=m.get("kwargs", {}),
+                      variant=m.get("variant", "clean"), config=m.get("config", {}), history=m.get("history", {}),
+                      threshold=float(m.get("threshold", 0.5)), metrics=m.get("metrics", {}), marker=marker)

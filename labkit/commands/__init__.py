@@ -1,0 +1,1 @@
+"""Subcommands of the ``labkit`` CLI: each module has HELP, add_arguments(parser), run(args)."""

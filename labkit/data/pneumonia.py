@@ -1,0 +1,114 @@
+"""PneumoniaMNIST through medmnist's own classes (Yang et al., Scientific Data 2023).
+
+Search order for the ``.npz`` file: an explicit ``data_dir``, ``$LABKIT_DATA_DIR``,
+then medmnist's default root (``~/.medmnist``). Download only when allowed.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import medmnist
+import numpy as np
+import torch
+import torch.nn.functional as F
+from medmnist import INFO
+
+from labkit.data.split import LabData, Split, normalize
+from labkit.device import resolve_device
+from labkit.errors import DataNotFoundError, InputError
+
+FLAG = "pneumoniamnist"
+SPLITS = ("train", "val", "test")
+NATIVE_SIZES = (28, 64, 128, 224)
+
+
+def file_name(size: int) -> str:
+    """medmnist's file name for a size: ``pneumoniamnist.npz`` or ``pneumoniamnist_64.npz``."""
+    return f"{FLAG}.npz" if size == 28 else f"{FLAG}_{size}.npz"
+
+
+def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched, in order: ``data_dir``, ``$LABKIT_DATA_DIR``, medmnist's root."""
+    dirs = [data_dir, os.environ.get("LABKIT_DATA_DIR"), medmnist.info.DEFAULT_ROOT]
+    out: list[Path] = []
+    for d in dirs:
+        if d and Path(d).expanduser() not in out:
+            out.append(Path(d).expanduser())
+    return out
+
+
+def find_file(size: int, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The first existing ``file_name(size)`` in :func:`search_dirs`, else ``None``."""
+    for d in search_dirs(data_dir):
+        if (d / file_name(size)).is_file():
+            return d / file_name(size)
+    return None
+
+
+def _download(size: int, data_dir: str | os.PathLike | None) -> Path:
+    root = search_dirs(data_dir)[0]
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        medmnist.PneumoniaMNIST(split="test", root=str(root), size=size, download=True)
+    except Exception as exc:  # medmnist wraps every network failure in RuntimeError
+        raise _not_found(size, data_dir, f"download into {root} failed: {str(exc).strip().splitlines()[0]}") from exc
+    return root / file_name(size)
+
+
+def _not_found(size: int, data_dir: str | os.PathLike | None, why: str) -> DataNotFoundError:
+    searched = "\n".join(f"  - {d}" for d in search_dirs(data_dir))
+    url = INFO[FLAG]["url" if size == 28 else f"url_{size}"]
+    return DataNotFoundError(
+        f"PneumoniaMNIST file {file_name(size)!r} not found ({why}). Folders searched:\n{searched}\n"
+        f"To fix: run with network access and download allowed (labkit data --download), or fetch\n"
+        f"  {url}\ninto one of these folders, or set LABKIT_DATA_DIR to the folder that has it. "
+        "For an offline demo, use the phantom data set (labkit.data.load_phantom)."
+    )
+
+
+def _read_split(root: Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    ds = medmnist.PneumoniaMNIST(split=split, root=str(root), size=size, download=False)
+    return np.asarray(ds.imgs), np.asarray(ds.labels).reshape(-1)
+
+
+def load_pneumonia(size: int = 64, data_dir: str | os.PathLike | None = None, *, download: bool = True,
+                   device: str | torch.device = "auto", splits: tuple[str, ...] = SPLITS) -> LabData:
+    """Load PneumoniaMNIST as tensors on ``device``, pixels in [-1, 1].
+
+    ``size`` 28 is the native release. Other sizes come from the native MedMNIST+ file
+    (``pneumoniamnist_64.npz`` …) when it is found; otherwise the 28×28 file is
+    resized with bilinear interpolation and a note (and a warning) says so.
+    Raises :class:`DataNotFoundError` when no file is found and download is not
+    allowed or fails.
+    """
+    if not isinstance(size, int) or not 16 <= size <= 256:
+        raise InputError(f"size must be an int between 16 and 256 (28 native, 64 the lab default), got {size!r}")
+    bad = [s for s in splits if s not in SPLITS]
+    if bad:
+        raise InputError(f"unknown split(s) {bad}; choose from {SPLITS}")
+    dev = resolve_device(device)
+    notes: list[str] = []
+    path = find_file(size, data_dir) if size in NATIVE_SIZES else None
+    src_size = size
+    if path is None:
+        path = find_file(28, data_dir)
+        src_size = 28
+        if path is None and download:
+            path = _download(28 if size not in NATIVE_SIZES else size, data_dir)
+            src_size = 28 if size not in NATIVE_SIZES else size
+        if path is None:
+            raise _not_found(28, data_dir, "download not allowed" if not download else "not on disk")
+    if src_size != size:
+        note = f"{size}×{size} images are upsampled from the 28×28 release (not the MedMNIST+ {size}×{size} file)"
+        notes.append(note)
+        warnings.warn(note, stacklevel=2)
+    out = {}
+    for split in splits:
+        imgs, labels = _read_split(path.parent, split, src_size)
+        x = normalize(imgs).unsqueeze(1)
+        if src_size != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(-1, 1)
+        out[split] = Split(split, x.to(dev), torch.as_tensor(labels, dtype=torch.long).to(dev))
+    return LabData(name="pneumoniamnist", splits=out, size=size, notes=tuple(notes) + (f"source: {path}",))

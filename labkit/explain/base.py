@@ -1,0 +1,325 @@
+"""Shared plumbing for every saliency method: parameter specs, results, the
+:class:`Explainer` base class and the method registry.
+
+A method is one small subclass of :class:`Explainer` that declares its
+parameters once (``params``, a tuple of :class:`Param`) and implements
+``_attribute(x, target)``. The base class validates parameters, checks images
+and targets, puts the model in eval mode with frozen weights for the duration
+of the call (and restores it afterwards), and offers a chunking helper so that
+batched forward passes stay within a memory budget.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Iterator, Literal, Sequence, TypeVar
+
+import torch
+from torch import nn
+
+from labkit.errors import InputError
+from labkit.models.layers import get_layer, last_conv_layer
+from labkit.validation import check_images, check_targets
+
+ParamKind = Literal["int", "float", "choice", "bool", "layer"]
+PARAM_KINDS: tuple[str, ...] = ("int", "float", "choice", "bool", "layer")
+
+#: Default memory budget: input pixels per forward pass (128 images of 64×64).
+DEFAULT_BUDGET_PIXELS = 2 ** 19
+
+
+@dataclass(frozen=True)
+class Param:
+    """Specification of one explainer parameter (enough to build a slider).
+
+    ``kind`` is ``"int"``, ``"float"``, ``"choice"``, ``"bool"`` or ``"layer"``
+    (a module name of the model; ``None`` means the last conv layer). ``min`` and
+    ``max`` are inclusive; ``None`` means unbounded (for ``patch``/``stride`` the
+    image size is the bound, checked when the method runs).
+    """
+
+    name: str
+    kind: ParamKind
+    default: object
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"Param kind must be one of {PARAM_KINDS}, got {self.kind!r}")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} of {self.name!r} is not among its choices {self.choices}")
+
+    def expected(self) -> str:
+        """Human-readable description of the valid values, used in error messages."""
+        if self.kind in ("int", "float"):
+            what = "an integer" if self.kind == "int" else "a number"
+            if self.min is not None and self.max is not None:
+                return f"{what} in [{self.min}, {self.max}]"
+            if self.min is not None:
+                return f"{what} ≥ {self.min}"
+            if self.max is not None:
+                return f"{what} ≤ {self.max}"
+            return what
+        if self.kind == "choice":
+            return f"one of {list(self.choices)}"
+        if self.kind == "bool":
+            return "True or False"
+        return "a layer name of the model, or None for the last conv layer"
+
+    def check(self, value: object) -> object:
+        """Return ``value`` converted to the parameter's type, or raise :class:`InputError`."""
+        bad = InputError(f"parameter {self.name!r} must be {self.expected()}, got {value!r}")
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise bad
+            return value
+        if self.kind == "layer":
+            if value is not None and not isinstance(value, str):
+                raise bad
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise bad
+        if self.kind == "int":
+            if not isinstance(value, numbers.Integral):
+                raise bad
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise bad
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise bad
+        return value
+
+
+@dataclass
+class Attribution:
+    """Result of one explainer call; every tensor is detached and on the model's device.
+
+    Attributes
+    ----------
+    maps:
+        ``(N, H, W)`` canonical map at input resolution: absolute attribution for
+        gradient-family methods, the (upsampled) CAM for CAM methods, the drop of
+        the target probability for occlusion.
+    signed:
+        ``(N, H, W)`` raw signed attribution summed over channels, or ``None``
+        for methods without a sign (CAMs).
+    method, params:
+        Registry name of the method and the resolved parameter values.
+    extras:
+        Method-specific tensors (e.g. IG's ``completeness_gap``); always holds
+        ``target`` (``(N,)`` class indices explained).
+    """
+
+    maps: torch.Tensor
+    signed: torch.Tensor | None
+    method: str
+    params: dict[str, object]
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def model_device(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of a model's first parameter (or buffer); CPU/float32 if none."""
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point():
+            return t.device, t.dtype
+    return torch.device("cpu"), torch.float32
+
+
+@contextlib.contextmanager
+def frozen_eval(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode with ``requires_grad=False`` on every parameter;
+    restore each module's mode and each parameter's flag afterwards, even on error."""
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``size`` items covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def target_scores(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``logits[i, target[i]]`` for each row."""
+    return logits.gather(1, target[:, None]).squeeze(1)
+
+
+def target_probs(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Softmax probability of ``target[i]`` for each row."""
+    return target_scores(torch.softmax(logits, dim=1), target)
+
+
+class Explainer:
+    """Base class of every saliency method.
+
+    Subclasses set the class attributes and implement :meth:`_attribute`.
+
+    Parameters
+    ----------
+    model:
+        A classifier mapping ``(N, 1, H, W)`` images in [-1, 1] to ``(N, K)`` logits.
+    max_batch:
+        Most images per forward pass (noisy copies, IG steps, occluded images and
+        masked images are batched up to this size). ``None`` chooses
+        ``DEFAULT_BUDGET_PIXELS // (C·H·W)`` (128 images at 64×64).
+    **params:
+        Values for the parameters in ``params``; missing ones take their default.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    has_signed: ClassVar[bool] = True
+
+    def __init__(self, model: nn.Module, *, max_batch: int | None = None, **params: object) -> None:
+        if not isinstance(model, nn.Module):
+            raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
+            raise InputError(f"max_batch must be a positive int or None, got {max_batch!r}")
+        self.model = model
+        self.max_batch = max_batch
+        self.config: dict[str, object] = self._check_params(params)
+        self._num_classes: int | None = None
+
+    # ----------------------------------------------------------------- params
+    @classmethod
+    def param_spec(cls, name: str) -> Param:
+        """The :class:`Param` called ``name``."""
+        for p in cls.params:
+            if p.name == name:
+                return p
+        raise InputError(f"{cls.name or cls.__name__} has no parameter {name!r}; valid: {[p.name for p in cls.params]}")
+
+    def _check_params(self, given: dict[str, object]) -> dict[str, object]:
+        valid = {p.name for p in self.params}
+        unknown = sorted(set(given) - valid)
+        if unknown:
+            raise InputError(
+                f"unknown parameter(s) {unknown} for {self.name!r}; valid parameters: "
+                + (", ".join(f"{p.name} ({p.expected()})" for p in self.params) or "none")
+            )
+        config = {}
+        for spec in self.params:
+            value = self._check_value(spec, given.get(spec.name, spec.default))
+            if spec.kind == "layer":
+                value = last_conv_layer(self.model) if value is None else value
+                get_layer(self.model, value)  # raises InputError listing the conv layers
+            config[spec.name] = value
+        return config
+
+    def _check_value(self, spec: Param, value: object) -> object:
+        """Validate one value; subclasses may accept extra forms (IG's tensor baseline)."""
+        return spec.check(value)
+
+    # ------------------------------------------------------------------- call
+    def attribute(self, x: torch.Tensor, target: int | Sequence[int] | torch.Tensor) -> Attribution:
+        """Explain ``target`` (an int or one class per image) for images ``x`` ``(N, 1, H, W)``."""
+        x = check_images(x)
+        device, dtype = model_device(self.model)
+        x = x.detach().to(device=device, dtype=dtype)
+        with frozen_eval(self.model):
+            t = check_targets(target, x.shape[0], self._classes(x), device=device)
+            result = self._attribute(x, t)
+        result.extras.setdefault("target", t)
+        return result
+
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> Attribution:
+        raise NotImplementedError
+
+    def _classes(self, x: torch.Tensor) -> int:
+        """Number of model outputs (one forward pass on one image, then cached)."""
+        if self._num_classes is None:
+            with torch.inference_mode():
+                out = self.model(x[:1])
+            if not isinstance(out, torch.Tensor) or out.dim() != 2:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise InputError(f"model must return logits of shape (N, num_classes), got {shape}")
+            self._num_classes = out.shape[1]
+        return self._num_classes
+
+    # ---------------------------------------------------------------- helpers
+    def chunk_size(self, x: torch.Tensor) -> int:
+        """Images per forward pass for inputs shaped like ``x``."""
+        if self.max_batch is not None:
+            return self.max_batch
+        return max(1, DEFAULT_BUDGET_PIXELS // math.prod(x.shape[1:]))
+
+    def _result(self, maps: torch.Tensor, signed: torch.Tensor | None, **extras: object) -> Attribution:
+        det = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in extras.items()}
+        return Attribution(maps=maps.detach(), signed=None if signed is None else signed.detach(),
+                           method=self.name, params=dict(self.config), extras=det)
+
+    def _signed_result(self, attr: torch.Tensor, **extras: object) -> Attribution:
+        """Result of a gradient-family method from a per-channel attribution ``(N, C, H, W)``."""
+        return self._result(attr.abs().sum(1), attr.sum(1), **extras)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({type(self.model).__name__}{', ' if args else ''}{args})"
+
+
+# ------------------------------------------------------------------- registry
+_REGISTRY: dict[str, type[Explainer]] = {}
+E = TypeVar("E", bound=type[Explainer])
+
+
+def register(name: str) -> Callable[[E], E]:
+    """Class decorator adding an :class:`Explainer` subclass to the registry under ``name``.
+
+    Methods are listed in registration order (the package registers them in
+    teaching order). Re-registering the same class (a reloaded module) replaces it.
+    """
+    def deco(cls: E) -> E:
+        if not (isinstance(cls, type) and issubclass(cls, Explainer)):
+            raise TypeError(f"@register({name!r}) expects an Explainer subclass, got {cls!r}")
+        old = _REGISTRY.get(name)
+        if old is not None and old.__qualname__ != cls.__qualname__:
+            raise ValueError(f"explainer name {name!r} is already used by {old.__qualname__}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+    return deco
+
+
+def list_explainers() -> list[str]:
+    """Registered method names, in teaching order."""
+    return list(_REGISTRY)
+
+
+def get_explainer(name: str) -> type[Explainer]:
+    """The :class:`Explainer` subclass registered as ``name``."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise InputError(f"unknown saliency method {name!r}; choose one of {list_explainers()}")
+    return _REGISTRY[name]
+
+
+def explain(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | torch.Tensor,
+            method: str = "gradient", **params: object) -> Attribution:
+    """Explain ``target`` for images ``x`` with the method called ``method``.
+
+    ``params`` are the method's parameters (see ``get_explainer(method).params``)
+    plus ``max_batch``.
+    """
+    return get_explainer(method)(model, **params).attribute(x, target)

@@ -1,0 +1,81 @@
+"""Shared machinery of the class activation map (CAM) family.
+
+A forward hook on the chosen layer records its output ``A`` (``(N, K, h, w)``).
+For gradient-based CAMs the hook also cuts the graph there, so the backward pass
+stops at the layer instead of running down to the input.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from labkit.errors import InputError
+from labkit.explain.base import Attribution, Explainer, Param, chunks, target_scores
+from labkit.models.layers import conv_layers, get_layer
+
+LAYER_PARAM = Param("layer", "layer", None,
+                    description="conv layer whose feature maps are weighted (None = last conv layer)")
+
+
+class CAMExplainer(Explainer):
+    """Base class of CAM methods: captures a layer's activations (and gradients)
+    and turns per-channel weights into an upsampled, non-negative map."""
+
+    has_signed = False
+    params = (LAYER_PARAM,)
+
+    @contextlib.contextmanager
+    def _capture(self, store: list[torch.Tensor], with_grad: bool) -> Iterator[None]:
+        """While active, each forward appends the layer output to ``store``.
+
+        With ``with_grad`` the output is replaced by a fresh leaf that requires
+        grad (appended to ``store``), so ∂score/∂A can be taken directly.
+        """
+        layer = get_layer(self.model, str(self.config["layer"]))
+
+        def hook(module: torch.nn.Module, inputs: object, out: object) -> torch.Tensor | None:
+            if not isinstance(out, torch.Tensor) or out.dim() != 4:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise InputError(f"layer {self.config['layer']!r} outputs {shape}, not (N, K, h, w) feature "
+                                 f"maps; choose a conv layer: {list(conv_layers(self.model))}")
+            if not with_grad:
+                store.append(out)
+                return None
+            act = out.detach().requires_grad_(True)
+            store.append(act)
+            return act.clone()  # downstream in-place ops must not touch the leaf
+
+        handle = layer.register_forward_hook(hook)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def activations_and_grads(self, x: torch.Tensor, target: torch.Tensor
+                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Layer activations ``A``, gradients ``∂f_c/∂A`` (both ``(N, K, h, w)``) and logits f_c(x)."""
+        acts, grads, scores = [], [], []
+        for sl in chunks(x.shape[0], self.chunk_size(x)):
+            store: list[torch.Tensor] = []
+            with self._capture(store, with_grad=True), torch.enable_grad():
+                s = target_scores(self.model(x[sl]), target[sl])
+                (g,) = torch.autograd.grad(s.sum(), store[0], allow_unused=True)
+            acts.append(store[0].detach())
+            grads.append(torch.zeros_like(store[0]) if g is None else g)
+            scores.append(s.detach())
+        return torch.cat(acts), torch.cat(grads), torch.cat(scores)
+
+    def _cam_result(self, acts: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],
+                    **extras: object) -> Attribution:
+        """``ReLU(Σ_k w_k A_k)`` at layer resolution, upsampled bilinearly to ``size``."""
+        cam = F.relu((weights[:, :, None, None] * acts).sum(1))
+        maps = upsample(cam, size)
+        return self._result(maps, None, layer_cam=cam, weights=weights, **extras)
+
+
+def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling of ``(N, h, w)`` maps to ``(N, *size)`` (align_corners=False)."""
+    return F.interpolate(cam[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]

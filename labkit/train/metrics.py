@@ -1,0 +1,118 @@
+"""Predictions and clinical metrics (sensitivity, specificity, balanced accuracy,
+AUROC, confusion matrix) computed with scikit-learn."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+from torch import nn
+
+from labkit.data.split import Split
+from labkit.errors import InputError
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Model outputs on a split: ``logits (N, K)``, ``probs (N, K)``, ``preds (N,)``, ``labels (N,)`` (CPU)."""
+
+    logits: torch.Tensor
+    probs: torch.Tensor
+    preds: torch.Tensor
+    labels: torch.Tensor
+
+    @property
+    def scores(self) -> np.ndarray:
+        """p(pneumonia) per image, the score behind AUROC and thresholds."""
+        return self.probs[:, 1].numpy()
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.preds == self.labels).float().mean())
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Logits for ``images`` in eval mode, in batches; restores the model's mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        dev = next(model.parameters()).device
+        out = [model(images[i:i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).float()
+
+
+def evaluate(model: nn.Module, split: Split, batch_size: int = 512) -> Predictions:
+    """Run ``model`` over a whole split and return :class:`Predictions`."""
+    logits = predict(model, split.images, batch_size).cpu()
+    probs = logits.softmax(1)
+    return Predictions(logits, probs, probs.argmax(1), split.labels.cpu())
+
+
+@dataclass(frozen=True)
+class ClinicalMetrics:
+    """Binary metrics with pneumonia (1) as the positive class."""
+
+    n: int
+    threshold: float
+    accuracy: float
+    sensitivity: float
+    specificity: float
+    balanced_accuracy: float
+    auroc: float
+    ppv: float
+    npv: float
+    confusion: tuple[tuple[int, int], tuple[int, int]]  # rows: true normal/pneumonia; cols: predicted
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """Printable multi-line report."""
+        (tn, fp), (fn, tp) = self.confusion
+        return (f"n={self.n}  threshold={self.threshold:.3f}\n"
+                f"accuracy {self.accuracy:.3f}  sensitivity {self.sensitivity:.3f}  specificity {self.specificity:.3f}\n"
+                f"balanced accuracy {self.balanced_accuracy:.3f}  AUROC {self.auroc:.3f}  "
+                f"PPV {self.ppv:.3f}  NPV {self.npv:.3f}\n"
+                f"confusion (rows true normal/pneumonia, cols predicted): [[{tn}, {fp}], [{fn}, {tp}]]")
+
+
+def _check_binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels, scores = np.asarray(labels).reshape(-1), np.asarray(scores, dtype=np.float64).reshape(-1)
+    if labels.shape != scores.shape:
+        raise InputError(f"labels and scores must have the same length, got {labels.shape} and {scores.shape}")
+    if not np.isin(labels, (0, 1)).all():
+        raise InputError("labels must be 0 (normal) or 1 (pneumonia)")
+    if not np.isfinite(scores).all():
+        raise InputError("scores contain NaN or inf; expected probabilities p(pneumonia)")
+    return labels.astype(int), scores
+
+
+def clinical_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch.Tensor,
+                     threshold: float = 0.5) -> ClinicalMetrics:
+    """Metrics at ``threshold`` on p(pneumonia) ``scores``; AUROC is threshold-free."""
+    labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
+    preds = (scores >= threshold).astype(int)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(labels, preds, labels=[0, 1]).ravel())
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else float("nan")
+
+    sens, spec = ratio(tp, tp + fn), ratio(tn, tn + fp)
+    auroc = float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
+    return ClinicalMetrics(n=len(labels), threshold=float(threshold), accuracy=ratio(tp + tn, len(labels)),
+                           sensitivity=sens, specificity=spec, balanced_accuracy=(sens + spec) / 2, auroc=auroc,
+                           ppv=ratio(tp, tp + fp), npv=ratio(tn, tn + fn), confusion=((tn, fp), (fn, tp)))
+
+
+def choose_threshold(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch.Tensor) -> float:
+    """Operating threshold maximizing Youden's J (= balanced accuracy) on validation data."""
+    labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
+    if len(np.unique(labels)) < 2:
+        raise InputError("choosing a threshold needs both classes in the validation labels")
+    fpr, tpr, thr = roc_curve(labels, scores)
+    best = int(np.argmax(tpr - fpr))
+    return float(min(max(thr[best], 0.0), 1.0))
