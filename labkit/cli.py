@@ -10,6 +10,7 @@ from labkit.errors import LabkitError
 SUBCOMMANDS = {
     "data": "labkit.commands.data",
     "train": "labkit.commands.train",
+    "app": "labkit.commands.app",
 }
 
 

@@ -1,0 +1,240 @@
+"""LabApp: every panel in tabs on one state, a data/checkpoint loader row and one
+status line — the lecture app Voilà serves (``labkit app``).
+
+:meth:`LabApp.from_env` reads its settings from environment variables, which is
+how ``labkit app`` passes them to the Voilà kernel:
+
+=============================  ===================================================
+``LABKIT_APP_CHECKPOINT``      checkpoint folder loaded at start (trained models)
+``LABKIT_DATA_DIR``            folder with ``pneumoniamnist*.npz``
+``LABKIT_APP_DATASET``         ``pneumoniamnist`` (default) or ``phantom``
+``LABKIT_APP_DOWNLOAD``        ``1``: allow downloading PneumoniaMNIST (default 0)
+``LABKIT_APP_SUBSET``          default training subset size (0 = all)
+``LABKIT_APP_EPOCHS``          default epochs
+``LABKIT_APP_WIDTH``           default model width
+``LABKIT_APP_DEVICE``          ``auto`` (default), ``cpu``, ``cuda``, …
+``LABKIT_GPU_MEMORY_FRACTION`` cap on this kernel's share of GPU memory (0–1]
+=============================  ===================================================
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from typing import Any, Mapping
+
+import ipywidgets as W
+import torch
+
+from labkit.errors import DataNotFoundError, InputError
+from labkit.panels.base import StatusLine, one_line, reporting
+from labkit.panels.cascade import CascadeViewer
+from labkit.panels.evaluation import EvaluationPanel
+from labkit.panels.explainer import ExplainerSelector
+from labkit.panels.marker import MarkerEditor
+from labkit.panels.training import TrainingController
+from labkit.state import ExperimentState
+
+DATASETS = [("PneumoniaMNIST", "pneumoniamnist"), ("phantom (offline demo)", "phantom")]
+ENV_PREFIX = "LABKIT_APP_"
+GPU_FRACTION_ENV = "LABKIT_GPU_MEMORY_FRACTION"
+
+
+def apply_gpu_memory_cap(fraction: float | str | None = None, device: str | torch.device = "cuda") -> float | None:
+    """Cap this process's share of GPU memory (``torch.cuda.set_per_process_memory_fraction``).
+
+    ``fraction`` defaults to ``$LABKIT_GPU_MEMORY_FRACTION``. Returns the fraction
+    applied, or None when none is set or CUDA is not available (nothing to cap).
+    Raises :class:`InputError` for a value outside (0, 1].
+    """
+    raw = os.environ.get(GPU_FRACTION_ENV, "") if fraction is None else fraction
+    if raw in ("", None):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"{GPU_FRACTION_ENV} must be a number in (0, 1], e.g. 0.25; got {raw!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise InputError(f"{GPU_FRACTION_ENV} must be in (0, 1], e.g. 0.25; got {value}")
+    if not torch.cuda.is_available():
+        return None
+    torch.cuda.set_per_process_memory_fraction(value, torch.device(device))
+    return value
+
+
+def warm_up() -> threading.Thread:
+    """Import the optimizer machinery on a daemon thread so the first “Start” responds at once.
+
+    (Building the first ``torch.optim.Adam`` of a process imports ``torch._dynamo``,
+    which takes seconds on a slow laptop.)
+    """
+    def work() -> None:
+        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+
+    t = threading.Thread(target=work, daemon=True, name="labkit-warm-up")
+    t.start()
+    return t
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(ENV_PREFIX + name, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        raise InputError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
+
+
+class LabApp:
+    """All panels on one :class:`ExperimentState`, in tabs.
+
+    Parameters
+    ----------
+    state:
+        The state to show (a new one on the best device by default).
+    dataset, data_dir, download:
+        What :meth:`load_data` loads at start (``dataset=None``: nothing).
+    checkpoint:
+        A checkpoint folder loaded at start (the lecture path: trained models at once).
+    subset, epochs, width:
+        Defaults of the training controls.
+    debounce, background:
+        Passed to the panels (``debounce=0, background=False``: synchronous, for tests).
+    """
+
+    def __init__(self, state: ExperimentState | None = None, *, dataset: str | None = "pneumoniamnist",
+                 data_dir: str | None = None, download: bool = False, checkpoint: str | None = None,
+                 subset: int = 0, epochs: int = 10, width: int = 16, debounce: float = 0.05,
+                 background: bool = True, device: str = "auto") -> None:
+        self.state = state if state is not None else ExperimentState(device=device)
+        self.status = StatusLine(self.state)
+        s, st = self.state, self.status
+        self.training = TrainingController(s, st, epochs=epochs, subset=subset, width=width, background=background)
+        self.explainer = ExplainerSelector(s, st, debounce=debounce)
+        self.cascade = CascadeViewer(s, st, background=background)
+        self.marker = MarkerEditor(s, st, epochs=min(epochs, 5), subset=subset, width=width, background=background)
+        self.evaluation = EvaluationPanel(s, st, background=background)
+        self.panels = [self.training, self.explainer, self.cascade, self.marker, self.evaluation]
+
+        self.dataset = W.Dropdown(options=DATASETS, value=dataset if dataset in dict(DATASETS).values()
+                                  else "pneumoniamnist", description="data", layout=W.Layout(width="260px"))
+        self.data_dir = W.Text(value=data_dir or os.environ.get("LABKIT_DATA_DIR", ""), placeholder="data folder",
+                               layout=W.Layout(width="220px"))
+        self.load_data_button = W.Button(description="Load data", icon="database")
+        self.phantom_button = W.Button(description="Load phantom demo", icon="magic", button_style="info",
+                                       tooltip="synthetic chest-like images with lesion masks; needs no download")
+        self.phantom_button.add_class("labkit-phantom")
+        self.checkpoint = W.Text(value=checkpoint or "", placeholder="checkpoint folder",
+                                 layout=W.Layout(width="220px"))
+        self.load_ckpt_button = W.Button(description="Load models", icon="folder-open")
+        self.save_ckpt_button = W.Button(description="Save models", icon="save")
+        self.header = W.HTML()
+        self.download = download
+        for b, fn in ((self.load_data_button, self.load_data), (self.phantom_button, self.load_phantom),
+                      (self.load_ckpt_button, self.load_checkpoint), (self.save_ckpt_button, self.save_checkpoint)):
+            b.on_click(lambda _, fn=fn: self._guard(fn))
+        self.tabs = W.Tab(children=[p.widget for p in self.panels])
+        for i, p in enumerate(self.panels):
+            self.tabs.set_title(i, f"{i + 1} · {p.title}")
+        loader = W.HBox([self.dataset, self.data_dir, self.load_data_button, self.phantom_button,
+                         self.checkpoint, self.load_ckpt_button, self.save_ckpt_button],
+                        layout=W.Layout(flex_flow="row wrap"))
+        self.widget = W.VBox([self.header, loader, self.status.widget, self.tabs])
+        self.widget.add_class("labkit-app")
+        self.state.observe(lambda _: self._update_header(), ["data", "models"])
+        self._update_header()
+        if dataset:
+            self._guard(lambda: self.load_data(dataset))
+        if checkpoint:
+            self._guard(self.load_checkpoint)
+
+    # ---- construction from the environment --------------------------------------------
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "LabApp":
+        """Build the app from ``LABKIT_APP_*`` variables (see the module docstring).
+
+        Never raises for a bad setting: the app opens and the status line says what
+        is wrong.
+        """
+        env = os.environ if env is None else env
+        warm_up()
+        problems = []
+        kwargs: dict[str, Any] = dict(checkpoint=env.get(ENV_PREFIX + "CHECKPOINT") or None,
+                                      data_dir=env.get("LABKIT_DATA_DIR") or None,
+                                      dataset=env.get(ENV_PREFIX + "DATASET") or "pneumoniamnist",
+                                      download=env.get(ENV_PREFIX + "DOWNLOAD", "0") == "1",
+                                      device=env.get(ENV_PREFIX + "DEVICE") or "auto")
+        for name, default in (("subset", 0), ("epochs", 10), ("width", 16)):
+            try:
+                kwargs[name] = _env_int(env, name.upper(), default)
+            except InputError as exc:
+                problems.append(str(exc))
+        try:
+            apply_gpu_memory_cap(env.get(GPU_FRACTION_ENV) or None)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(one_line(exc))
+        kwargs.update(overrides)
+        try:
+            app = cls(**kwargs)
+        except InputError as exc:  # e.g. an unknown device: fall back to the default one
+            problems.append(one_line(exc))
+            kwargs["device"] = "auto"
+            app = cls(**kwargs)
+        for p in problems:
+            app.status.error(p)
+        return app
+
+    # ---- actions ------------------------------------------------------------------------
+    def _guard(self, fn: Any) -> None:
+        with reporting(self.status):
+            fn()
+
+    def load_data(self, dataset: str | None = None) -> None:
+        """Load the chosen data set; without the file (and no network) offer the phantom demo."""
+        dataset = dataset or self.dataset.value
+        if dataset != self.dataset.value:
+            self.dataset.value = dataset
+        self.phantom_button.button_style = "info"
+        try:
+            with warnings.catch_warnings(record=True) as notes:  # shown in the status line, not on stderr
+                warnings.simplefilter("always")
+                self.state.load_data(dataset, data_dir=self.data_dir.value.strip() or None, download=self.download)
+        except DataNotFoundError:
+            self.phantom_button.button_style = "warning"
+            raise DataNotFoundError("PneumoniaMNIST is not on this machine and cannot be downloaded here: "
+                                    "press “Load phantom demo” for synthetic images, or set the data folder") from None
+        note = "; ".join(str(n.message) for n in notes)
+        self.status.show(self.state.message + (f" — note: {note}" if note else ""), "ok")
+
+    def load_phantom(self) -> None:
+        """The offline demo: synthetic chest-like images with lesion masks."""
+        self.dataset.value = "phantom"
+        self.load_data("phantom")
+
+    def load_checkpoint(self) -> None:
+        """Load the models of the checkpoint folder in the text box."""
+        folder = self.checkpoint.value.strip()
+        if not folder:
+            raise InputError("type a checkpoint folder first (written by `labkit train --out` or “Save models”)")
+        self.state.load(folder)
+        self.status.show(self.state.message, "ok")
+
+    def save_checkpoint(self) -> None:
+        """Save every model into the checkpoint folder in the text box."""
+        folder = self.checkpoint.value.strip() or "runs/lab-app"
+        self.checkpoint.value = folder
+        out = self.state.save(folder)
+        self.status.show(f"saved {len(self.state.models)} model(s) to {out}", "ok")
+
+    def _update_header(self) -> None:
+        s = self.state
+        data = "no data loaded" if s.data is None else f"{s.data.name} {s.data.size}×{s.data.size}"
+        self.header.value = (f"<h3 style='margin:4px 0'>When explanations lie — saliency maps on chest X-rays</h3>"
+                             f"<span style='color:#666'>{data} · {len(s.models)} model(s) · device {s.device}</span>")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def close(self) -> None:
+        for p in self.panels:
+            p.close()
+        self.status.close()

@@ -1,0 +1,76 @@
+"""Widgets built from an explainer's :class:`~labkit.explain.Param` specs.
+
+Each method declares its parameters once; :func:`param_widget` turns a spec into
+a slider, a dropdown, a checkbox or a number box, so no panel hard-codes a
+method's controls. Integer parameters without an upper bound (occlusion's patch
+and stride) are bounded by the image size; very wide ranges (seeds) get a number
+box instead of a slider.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as W
+from torch import nn
+
+from labkit.explain import Param
+from labkit.models import conv_layers, last_conv_layer
+
+SLIDER_MAX_STEPS = 1000
+_STYLE = {"description_width": "initial"}
+
+
+def layer_options(model: nn.Module | None) -> list[str]:
+    """Conv layer names of ``model`` (the choices of a ``"layer"`` parameter)."""
+    return list(conv_layers(model)) if model is not None else []
+
+
+def param_widget(spec: Param, image_size: int = 64, model: nn.Module | None = None) -> W.ValueWidget:
+    """A widget for one parameter, initialised to its default; ``tooltip`` is its description."""
+    common: dict[str, Any] = dict(description=spec.name, style=_STYLE, tooltip=spec.description,
+                                  continuous_update=False, layout=W.Layout(width="260px"))
+    if spec.kind == "bool":
+        common.pop("continuous_update")
+        w: W.ValueWidget = W.Checkbox(value=bool(spec.default), indent=False, **common)
+    elif spec.kind == "choice":
+        common.pop("continuous_update")
+        w = W.Dropdown(options=list(spec.choices), value=spec.default, **common)
+    elif spec.kind == "layer":
+        common.pop("continuous_update")
+        opts = layer_options(model)
+        value = (spec.default if spec.default in opts else (last_conv_layer(model) if opts else None))
+        w = W.Dropdown(options=opts, value=value, **common)
+    elif spec.kind == "int":
+        lo = int(spec.min) if spec.min is not None else 0
+        hi = int(spec.max) if spec.max is not None else max(image_size, lo + 1)
+        step = int(spec.step or 1)
+        value = min(max(int(spec.default), lo), hi)
+        if (hi - lo) / step > SLIDER_MAX_STEPS:
+            common.pop("continuous_update")
+            w = W.BoundedIntText(value=value, min=lo, max=hi, step=step, **common)
+        else:
+            w = W.IntSlider(value=value, min=lo, max=hi, step=step, **common)
+    else:  # float
+        if spec.min is None or spec.max is None:
+            common.pop("continuous_update")
+            w = W.FloatText(value=float(spec.default), step=spec.step or 0.01, **common)
+        else:
+            w = W.FloatSlider(value=float(spec.default), min=float(spec.min), max=float(spec.max),
+                              step=float(spec.step or (spec.max - spec.min) / 100), readout_format=".3g", **common)
+    w.add_class(f"labkit-param-{spec.name}")
+    return w
+
+
+def update_layer_widget(w: W.Dropdown, model: nn.Module | None) -> None:
+    """Refresh a layer dropdown's options for ``model``, keeping the choice when it still exists."""
+    opts = layer_options(model)
+    if list(w.options) == opts:
+        return
+    keep = w.value if w.value in opts else (last_conv_layer(model) if opts else None)
+    w.options = opts
+    w.value = keep
+
+
+def param_values(widgets: dict[str, W.ValueWidget]) -> dict[str, Any]:
+    """``{name: value}`` of a method's parameter widgets (None layers left out: the default)."""
+    return {k: w.value for k, w in widgets.items() if w.value is not None}

@@ -1,0 +1,188 @@
+"""TrainingController: configure, start, pause/resume and stop training; watch
+the loss/accuracy curves per epoch and read the clinical metrics at the end.
+
+Training runs on the state's background thread (``state.start_training``), so
+the rest of the UI stays usable; this panel only observes ``state.progress``,
+``state.history``, ``state.status`` and the active model.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as W
+
+from labkit.models import list_models
+from labkit.panels.base import Panel, StatusLine, guarded, html_table
+from labkit.render import confusion_png, training_curves_png
+from labkit.state import ExperimentState
+from labkit.train import TrainConfig
+
+VARIANT_OPTIONS = [("clean data", "clean"), ("marked data (current marker)", "marked"),
+                   ("random labels", "random-labels")]
+DEFAULT_NAMES = {"clean": "baseline", "marked": "shortcut", "random-labels": "random-labels"}
+METRIC_ROWS = [("accuracy", "accuracy"), ("sensitivity", "sensitivity"), ("specificity", "specificity"),
+               ("balanced accuracy", "balanced_accuracy"), ("AUROC", "auroc"), ("PPV", "ppv"), ("NPV", "npv")]
+_STYLE = {"description_width": "110px"}
+
+
+class TrainingController(Panel):
+    """Train a classifier from the UI.
+
+    Parameters
+    ----------
+    state, status:
+        See :class:`~labkit.panels.base.Panel`.
+    epochs, subset, width, batch_size:
+        Initial values of the controls (``subset=0`` trains on the whole split).
+    background:
+        Train on a thread (the default); ``False`` blocks (scripts, tests).
+    """
+
+    title = "Train"
+
+    def __init__(self, state: ExperimentState, status: StatusLine | None = None, *, epochs: int = 10,
+                 subset: int = 0, width: int = 16, batch_size: int = 128, background: bool = True) -> None:
+        super().__init__(state, status)
+        self.background = background
+        self.arch = W.Dropdown(options=list_models(), value="small_cnn", description="model", style=_STYLE)
+        self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="width", style=_STYLE,
+                                 tooltip="channels of the first conv block")
+        self.variant = W.Dropdown(options=VARIANT_OPTIONS, value="clean", description="data", style=_STYLE)
+        self.name = W.Text(value="baseline", description="model name", style=_STYLE)
+        self.epochs = W.IntSlider(value=epochs, min=1, max=50, description="epochs", style=_STYLE)
+        self.lr = W.FloatLogSlider(value=1e-3, base=10, min=-5, max=-1, step=0.25, description="learning rate",
+                                   readout_format=".0e", style=_STYLE)
+        self.batch_size = W.Dropdown(options=[8, 16, 32, 64, 128, 256, 512], value=batch_size,
+                                     description="batch size", style=_STYLE)
+        self.seed = W.BoundedIntText(value=0, min=0, max=2 ** 31 - 1, description="seed", style=_STYLE)
+        self.subset = W.BoundedIntText(value=subset, min=0, max=10 ** 6, description="subset (0 = all)",
+                                       style=_STYLE, tooltip="train on a seeded subset of N training images")
+        self.start = W.Button(description="Start", button_style="success", icon="play")
+        self.pause = W.Button(description="Pause", icon="pause", disabled=True)
+        self.stop = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        for b in (self.start, self.pause, self.stop):
+            b.add_class(f"labkit-train-{b.description.lower()}")
+        self.progress = W.FloatProgress(value=state.progress, min=0.0, max=1.0, description="progress",
+                                        style=_STYLE, layout=W.Layout(width="420px"))
+        self.epoch_label = W.HTML()
+        self.curves = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.curves.add_class("labkit-curves")
+        self.metrics_title = W.HTML()
+        self.metrics = W.HTML()
+        self.confusion = W.Image(format="png", layout=W.Layout(max_width="560px"))
+        self._name_edited = False
+        self._setting_name = False
+
+        form = W.VBox([self.arch, self.width, self.variant, self.name, self.epochs, self.lr, self.batch_size,
+                       self.seed, self.subset])
+        self.body = W.VBox([
+            W.HBox([form, W.VBox([W.HBox([self.start, self.pause, self.stop]),
+                                  W.HBox([self.progress, self.epoch_label]), self.curves])]),
+            self.metrics_title, W.HBox([self.metrics, self.confusion]),
+        ])
+        self.on_click(self.start, self.on_start)
+        self.on_click(self.pause, self.on_pause)
+        self.on_click(self.stop, self.on_stop)
+        self.watch(self.variant, self._variant_changed, "value")
+        self.watch(self.name, self._name_typed, "value")
+        self.watch(state, self._progress_changed, "progress")
+        self.watch(state, self._history_changed, "history")
+        self.watch(state, self._status_changed, "status")
+        self.watch(state, self._model_changed, "active_model", "models")
+        self._status_changed({"new": state.status})
+        self._model_changed({})
+
+    # ---- controls -> state -------------------------------------------------------------
+    def config(self) -> TrainConfig:
+        """The :class:`TrainConfig` the controls describe."""
+        return TrainConfig(epochs=int(self.epochs.value), lr=float(self.lr.value),
+                           batch_size=int(self.batch_size.value), seed=int(self.seed.value))
+
+    def on_start(self) -> None:
+        """Start button: train a new model on the chosen data variant."""
+        name = self.name.value.strip() or DEFAULT_NAMES[self.variant.value]
+        self._show_metrics(None)
+        self.curves.value = b""
+        self.state.start_training(name, self.arch.value, self.variant.value, self.config(),
+                                  subset=int(self.subset.value) or None, background=self.background,
+                                  width=int(self.width.value))
+
+    def on_pause(self) -> None:
+        """Pause/Resume button."""
+        if self.state.status == "paused":
+            self.state.resume_training(background=self.background)
+        else:
+            self.state.pause_training()
+
+    def on_stop(self) -> None:
+        """Stop button: end after the current batch and keep the model trained so far."""
+        self.state.stop_training()
+
+    def _variant_changed(self, change: dict) -> None:
+        if not self._name_edited:
+            self._set_name(DEFAULT_NAMES[change["new"]])
+
+    def _set_name(self, name: str) -> None:
+        self._setting_name = True
+        try:
+            self.name.value = name
+        finally:
+            self._setting_name = False
+
+    def _name_typed(self, change: dict) -> None:
+        if not self._setting_name:
+            self._name_edited = change["new"].strip() not in ("", *DEFAULT_NAMES.values())
+
+    # ---- state -> view -----------------------------------------------------------------
+    def _progress_changed(self, change: dict) -> None:
+        self.progress.value = float(change["new"])
+
+    def _history_changed(self, change: dict) -> None:
+        history = change["new"]
+        if history:
+            last = history[-1]
+            self.epoch_label.value = (f"epoch {last.epoch}/{self.epochs.value} · loss {last.train_loss:.3f} · "
+                                      f"{last.seconds:.1f} s")
+        self.curves.value = training_curves_png(history, title="training (this run)") if history else b""
+
+    def _status_changed(self, change: dict) -> None:
+        status = change["new"]
+        running, paused = status == "running", status == "paused"
+        self.start.disabled = running or paused
+        self.pause.disabled = not (running or paused)
+        self.pause.description, self.pause.icon = ("Resume", "play") if paused else ("Pause", "pause")
+        self.stop.disabled = not (running or paused)
+        self.progress.bar_style = {"done": "success", "stopped": "warning", "error": "danger"}.get(status, "")
+
+    def _model_changed(self, change: dict) -> None:
+        name = self.state.active_model
+        if self.state.training or name not in self.state.models:
+            return
+        entry = self.state.models[name]
+        self._show_metrics(name)
+        history = entry.history.get("epochs", []) if isinstance(entry.history, dict) else []
+        if history:
+            self.curves.value = training_curves_png(history, title=f"training of {name}")
+
+    @guarded
+    def _show_metrics(self, name: str | None) -> None:
+        if name is None:
+            self.metrics_title.value, self.metrics.value, self.confusion.value = "", "", b""
+            return
+        entry = self.state.models[name]
+        cols = [k for k in ("test", "test_marked") if k in entry.metrics]
+        if not cols:
+            self.metrics_title.value = f"<b>{name}</b>: no test metrics (no test split was loaded)"
+            self.metrics.value, self.confusion.value = "", b""
+            return
+        labels = {"test": "test (clean)", "test_marked": "test (marked)"}
+        rows = [[label, *[_num(entry.metrics[c].get(key)) for c in cols]] for label, key in METRIC_ROWS]
+        self.metrics_title.value = (f"<b>Clinical metrics of {name}</b> ({entry.variant} data, threshold "
+                                    f"{entry.threshold:.3f} chosen on validation; pneumonia = positive)")
+        self.metrics.value = html_table(rows, ["metric", *[labels[c] for c in cols]])
+        c = cols[-1] if "test_marked" in cols and entry.variant == "marked" else cols[0]
+        self.confusion.value = confusion_png(entry.metrics[c]["confusion"], title=f"{name}: {labels[c]}")
+
+
+def _num(v: Any) -> Any:
+    return float(v) if isinstance(v, (int, float)) else ("—" if v is None else v)

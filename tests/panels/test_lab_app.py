@@ -1,0 +1,115 @@
+"""LabApp (tabs, loader row, environment), the app notebook and ``labkit app``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labkit.cli import main
+from labkit.commands.app import app_env, parse_args, notebook_path, voila_command
+from labkit.panels import LabApp, apply_gpu_memory_cap
+from labkit.panels.app import warm_up
+from labkit.state import ExperimentState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_app_has_every_panel_on_one_state(trained_state: ExperimentState) -> None:
+    app = LabApp(trained_state, dataset=None, debounce=0, background=False)
+    titles = [app.tabs.get_title(i) for i in range(len(app.tabs.children))]
+    assert titles == ["1 · Train", "2 · Explain", "3 · Sanity checks", "4 · Shortcuts", "5 · Evaluate"]
+    assert all(p.state is trained_state and p.status is app.status for p in app.panels)
+    assert "1 model(s)" in app.header.value
+    app.explainer.index.value = 5  # one panel changes the image; the state and the others follow
+    assert trained_state.image_index == 5
+    app.explainer.methods.value = ("gradient",)
+    assert app.explainer.images["gradient"].value[:4] == b"\x89PNG"
+    app.close()
+
+
+def test_no_data_offers_the_phantom_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import medmnist
+
+    monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
+    monkeypatch.setattr(medmnist.info, "DEFAULT_ROOT", str(tmp_path / "medmnist"))
+    app = LabApp(ExperimentState(device="cpu"), dataset="pneumoniamnist", data_dir=str(tmp_path / "empty"),
+                 debounce=0, background=False)
+    assert app.state.data is None
+    assert app.status.kind == "error" and "Load phantom demo" in app.status.text
+    assert app.phantom_button.button_style == "warning"
+    app.explainer.refresh()  # no traceback, just a message
+    app.phantom_button.click()
+    assert app.state.data is not None and app.state.data.name == "phantom"
+    assert app.status.kind == "ok" and app.phantom_button.button_style == "info"
+
+
+def test_checkpoint_makes_models_available_at_once(trained_state: ExperimentState, small_data, tmp_path: Path) -> None:
+    folder = trained_state.save(tmp_path / "ckpt")
+    fresh = ExperimentState(device="cpu", data=small_data)
+    app = LabApp(fresh, dataset=None, checkpoint=str(folder), debounce=0, background=False)
+    assert list(fresh.models) == ["baseline"] and app.status.kind == "ok"
+    app.explainer.refresh()
+    assert app.explainer.images["gradient"].value[:4] == b"\x89PNG"
+    assert "Clinical metrics of baseline" in app.training.metrics_title.value
+    app.checkpoint.value = str(tmp_path / "missing")
+    app.load_ckpt_button.click()
+    assert app.status.kind == "error" and "no checkpoint" in app.status.text
+    app.checkpoint.value = str(tmp_path / "saved")
+    app.save_ckpt_button.click()
+    assert (tmp_path / "saved" / "experiment.json").is_file()
+
+
+def test_from_env_reads_settings_and_reports_bad_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"LABKIT_APP_DATASET": "phantom", "LABKIT_APP_SUBSET": "64", "LABKIT_APP_EPOCHS": "lots",
+           "LABKIT_APP_WIDTH": "8", "LABKIT_APP_DEVICE": "cpu", "LABKIT_GPU_MEMORY_FRACTION": "2"}
+    app = LabApp.from_env(env, debounce=0, background=False)
+    assert app.state.data.name == "phantom"
+    assert app.training.subset.value == 64 and app.training.width.value == 8 and app.training.epochs.value == 10
+    assert app.status.kind == "error"
+    text = app.status.widget.value
+    assert "LABKIT_APP_EPOCHS must be an integer" in text or "LABKIT_GPU_MEMORY_FRACTION" in text
+
+
+def test_gpu_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from labkit.errors import InputError
+
+    assert apply_gpu_memory_cap("") is None
+    with pytest.raises(InputError, match=r"\(0, 1\]"):
+        apply_gpu_memory_cap("1.5")
+    with pytest.raises(InputError):
+        apply_gpu_memory_cap("half")
+    monkeypatch.setenv("LABKIT_GPU_MEMORY_FRACTION", "0.25")
+    expected = 0.25 if torch.cuda.is_available() else None
+    assert apply_gpu_memory_cap() == expected
+    warm_up().join(60)
+
+
+def test_notebook_copies_are_identical_and_build_the_app() -> None:
+    canonical = ROOT / "labkit" / "notebooks" / "lab_app.ipynb"
+    assert notebook_path() == canonical
+    assert (ROOT / "notebooks" / "lab_app.ipynb").read_bytes() == canonical.read_bytes()
+    nb = json.loads(canonical.read_text())
+    code = "".join(nb["cells"][0]["source"])
+    assert "LabApp.from_env()" in code and nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_app_command_builds_voila_call(tmp_path: Path, trained_state: ExperimentState, capsys) -> None:
+    folder = trained_state.save(tmp_path / "ckpt")
+    args = parse_args(["--checkpoint", str(folder), "--data-dir", str(tmp_path), "--dataset", "phantom",
+                             "--port", "9123", "--no-browser", "--subset", "64", "--gpu-memory-fraction", "0.5"])
+    env = app_env(args, base={})
+    assert env["LABKIT_APP_CHECKPOINT"] == str(folder.resolve()) and env["LABKIT_APP_DATASET"] == "phantom"
+    assert env["LABKIT_DATA_DIR"] == str(tmp_path.resolve()) and env["LABKIT_APP_SUBSET"] == "64"
+    assert env["LABKIT_GPU_MEMORY_FRACTION"] == "0.5"
+    cmd = voila_command(notebook_path(), 9123, no_browser=True)
+    assert cmd[1:3] == ["-m", "voila"] and "--strip_sources=True" in cmd and "--show_tracebacks=False" in cmd
+    assert "--port=9123" in cmd and "--no-browser" in cmd
+    assert main(["app", "--checkpoint", str(folder), "--print-command", "--port", "9123"]) == 0
+    out = capsys.readouterr().out
+    assert "voila" in out and "LABKIT_APP_CHECKPOINT=" in out
+    assert main(["app", "--checkpoint", str(tmp_path / "nothing"), "--print-command"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
