@@ -1,0 +1,37 @@
+"""Autograded checks for the lab's exercises, with feedback that names the mistake.
+
+Students call one function per exercise; each returns a :class:`CheckResult`
+that renders as HTML in a notebook::
+
+    from labkit import checks
+    checks.gradient(gradient_saliency)           # or: checks.check("02_gradient", gradient_saliency)
+    checks.question("03_q_cascade_order", "b")   # conceptual questions
+
+Code exercises run the student's function on seeded fixture models and compare
+it with labkit's reference implementation; when the output differs, the check
+computes the usual wrong variants itself (signed instead of absolute,
+probabilities instead of logits, a missing ReLU, unclamped noise, ...) and says
+which one the output matches. A student's exception becomes one line of
+feedback naming the line of their code. Conceptual questions are checked
+against salted SHA-256 digests, so answers appear nowhere in plain text.
+
+The locked test cells of the exercise notebooks end with ``.grade()``, which
+shows the report and returns the points (nbgrader reads them as partial credit).
+This package never imports ipywidgets.
+"""
+from labkit.checks.result import CheckResult, Message
+from labkit.checks.registry import EXERCISES, Exercise, check, list_checks
+from labkit.checks.metrics import clinical_metrics_by_hand, confusion
+from labkit.checks.saliency import (gradcam, gradient, grad_x_input, ig_captum, integrated_gradients, occlusion,
+                                    smoothgrad)
+from labkit.checks.sanity import cascade, randomized_similarity, signed_gradient
+from labkit.checks.shortcut import border_stripe, largest_drop, per_class_errors
+from labkit.checks.evaluation import deletion_auc, region_fraction, stability
+from labkit.checks.questions import QUESTIONS, question
+
+__all__ = ["CheckResult", "Message", "EXERCISES", "Exercise", "check", "list_checks", "question", "QUESTIONS",
+           "confusion", "clinical_metrics_by_hand",
+           "gradient", "grad_x_input", "smoothgrad", "integrated_gradients", "ig_captum", "occlusion", "gradcam",
+           "randomized_similarity", "cascade", "signed_gradient",
+           "border_stripe", "per_class_errors", "largest_drop",
+           "deletion_auc", "region_fraction", "stability"]

@@ -1,0 +1,139 @@
+"""The checks framework: results, HTML, exceptions as one line, captured output, registry."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import torch
+
+from labkit import checks
+from labkit.checks import CheckResult, Message
+from labkit.checks.runner import describe_exception
+
+
+def test_result_renders_html_and_text():
+    r = CheckResult("02_gradient", "Vanilla <gradient>", False, 1.0, 2.0,
+                    (Message("ok", "part one"), Message("fail", "a < b"), Message("hint", "try x")))
+    html = r._repr_html_()
+    assert "&lt;gradient&gt;" in html and "a &lt; b" in html and "1 / 2 points" in html
+    assert str(r).splitlines()[0] == "◐ 02_gradient — Vanilla <gradient>: 1 / 2 points"
+    assert r.status == "partial" and r.feedback == ["part one", "a < b", "try x"]
+
+
+def test_grade_returns_points_and_prints_outside_ipython(capsys):
+    r = CheckResult("x", "t", True, 2.0, 2.0, (Message("ok", "fine"),))
+    assert r.grade() == 2.0
+    assert "fine" in capsys.readouterr().out
+
+
+def _boom(model, x, target):
+    values = [1, 2, 3]
+    return values[10]
+
+
+def test_student_exception_is_one_line_with_the_line_of_code():
+    result = checks.gradient(_boom)
+    assert not result.passed and len(result.messages) == 1
+    text = result.feedback[0]
+    assert "IndexError: list index out of range" in text
+    assert "`return values[10]`" in text and "Traceback" not in text
+
+
+def test_exception_raised_inside_torch_points_at_the_student_line():
+    def bad(model, x, target):
+        flat = x.flatten(1)
+        return model(flat)
+
+    text = checks.gradient(bad).feedback[0]
+    assert "`return model(flat)`" in text
+
+
+def test_not_implemented_gets_its_own_message():
+    def stub(model, x, target):
+        raise NotImplementedError()
+
+    text = checks.gradient(stub).feedback[0]
+    assert text.startswith("NotImplementedError") and "not implemented yet" in text
+
+
+def test_output_and_warnings_of_student_code_are_captured(capfd):
+    import warnings
+
+    def noisy(model, x, target):
+        print("debug print")
+        print("to stderr", file=sys.stderr)
+        warnings.warn("careful")
+        x = x.clone().requires_grad_(True)
+        model(x)[:, target].sum().backward()
+        return x.grad.abs()[:, 0]
+
+    result = checks.gradient(noisy)
+    out, err = capfd.readouterr()
+    assert result.passed
+    assert "debug print" not in out and err == ""
+    assert any("printed output" in m for m in result.feedback)
+    assert any("UserWarning: careful" in m for m in result.feedback)
+
+
+def test_student_code_cannot_change_the_checker_models():
+    def vandal(model, x, target):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+        model.train()
+        return torch.zeros(x.shape[0], *x.shape[-2:])
+
+    checks.gradient(vandal)
+    assert checks.gradient(_right_gradient).passed
+
+
+def _right_gradient(model, x, target):
+    x = x.clone().requires_grad_(True)
+    model(x)[:, target].sum().backward()
+    return x.grad.abs()[:, 0]
+
+
+def test_passing_a_call_result_instead_of_a_function():
+    result = checks.gradient(42)
+    assert "pass the function itself" in result.feedback[0]
+
+
+def test_wrong_arguments_to_a_check_are_feedback():
+    result = checks.gradient()
+    assert not result.passed and "wrong arguments" in result.feedback[0]
+
+
+def test_registry_lists_every_exercise_and_dispatches():
+    ids = checks.list_checks()
+    assert "02_gradient" in ids and "03_q_cascade_order" in ids and len(ids) == len(set(ids))
+    assert checks.check("02_gradient", _right_gradient).passed
+    unknown = checks.check("02_gradinet", _right_gradient)
+    assert not unknown.passed and "02_gradient" in unknown.feedback[0]
+    assert checks.list_checks("01") == ["01_clinical_metrics", "01_confusion", "01_q_always_pneumonia",
+                                        "01_q_which_metric"]
+
+
+def test_checker_bug_becomes_feedback_without_debug(monkeypatch):
+    from labkit.checks.runner import run_check
+
+    monkeypatch.delenv("LABKIT_CHECKS_DEBUG", raising=False)
+
+    def body(ck):
+        raise RuntimeError("internal")
+
+    r = run_check("x", "t", 1.0, body)
+    assert not r.passed and "checker itself failed" in r.feedback[0]
+
+
+def test_describe_exception_without_student_frames():
+    try:
+        int("x")
+    except ValueError as exc:
+        text = describe_exception(exc)
+    assert text.startswith("your function raised ValueError")
+
+
+def test_checks_package_does_not_import_ipywidgets():
+    code = "import sys, labkit.checks; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
