@@ -81,6 +81,8 @@ def load_experiment(folder: str | Path, device: torch.device | str = "cpu") -> t
         raise CheckpointError(f"{meta_path} is corrupt (not valid JSON: {exc}); re-create the checkpoint") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("models"), dict):
         raise CheckpointError(f"{meta_path} is not a labkit experiment (expected format {FORMAT!r} with a 'models' map)")
+    if not isinstance(meta.get("version", 0), int):
+        raise CheckpointError(f"{meta_path} is corrupt: 'version' must be an int, got {meta['version']!r}")
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{meta_path} has version {meta['version']}; this labkit reads up to {VERSION}: upgrade labkit")
     entries = {}
@@ -96,12 +98,13 @@ def _load_entry(folder: Path, name: str, m: dict, device: torch.device | str) ->
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         marker = None if m.get("marker") is None else marker_from_dict(m["marker"])
+        threshold = float(m.get("threshold", 0.5))
     except FileNotFoundError as exc:
         raise CheckpointError(f"checkpoint model file missing: {path}") from exc
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"metadata of model {name!r} in {folder / 'experiment.json'} is incomplete: {exc}") from exc
     except LabkitError as exc:
         raise CheckpointError(f"model {name!r} in {folder}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"metadata of model {name!r} in {folder / 'experiment.json'} is incomplete: {exc}") from exc
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{path} does not match architecture {m.get('arch')!r} {m.get('kwargs', {})} "
@@ -111,4 +114,4 @@ def _load_entry(folder: Path, name: str, m: dict, device: torch.device | str) ->
     model.to(device).eval()
     return ModelEntry(name=name, arch=m["arch"], model=model, kwargs=m.get("kwargs", {}),
                       variant=m.get("variant", "clean"), config=m.get("config", {}), history=m.get("history", {}),
-                      threshold=float(m.get("threshold", 0.5)), metrics=m.get("metrics", {}), marker=marker)
+                      threshold=threshold, metrics=m.get("metrics", {}), marker=marker)

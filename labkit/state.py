@@ -16,9 +16,9 @@ import torch
 from traitlets import Dict, Float, HasTraits, Instance, Int, List, TraitError, Unicode, observe, validate
 
 from labkit.checkpoint import ModelEntry, load_experiment, save_experiment
-from labkit.data import LabData, MarkerSpec, Split, load_phantom, load_pneumonia
+from labkit.data import LabData, MarkerSpec, Split, load_phantom, load_pneumonia, marker_from_dict
 from labkit.device import resolve_device
-from labkit.errors import InputError, LabkitError, TrainingError
+from labkit.errors import CheckpointError, InputError, LabkitError, TrainingError
 from labkit.models import build_model
 from labkit.train import (BatchInfo, EpochRecord, TrainConfig, Trainer, choose_threshold, clinical_metrics,
                           evaluate)
@@ -98,6 +98,11 @@ class ExperimentState(HasTraits):
             self._views.clear()
             if self.data is not None and self.image_index >= len(self.data[self.split]):
                 self.image_index = 0
+
+    @observe("split")
+    def _split_changed(self, change: dict) -> None:
+        if self.data is not None and self.image_index >= len(self.data[self.split]):
+            self.image_index = 0
 
     @observe("marker")
     def _marker_changed(self, change: dict) -> None:
@@ -318,10 +323,15 @@ class ExperimentState(HasTraits):
         if self.data is not None and meta.get("image_size") not in (None, self.data.size):
             raise InputError(f"checkpoint was trained at {meta['image_size']} px but the loaded data is "
                              f"{self.data.size} px; load the data at size {meta['image_size']}")
+        marker = self.marker
+        if meta.get("marker") and marker is None:
+            try:
+                marker = marker_from_dict(meta["marker"])
+            except (LabkitError, TypeError, ValueError, AttributeError) as exc:
+                raise CheckpointError(f"the marker in {Path(folder) / 'experiment.json'} is invalid: {exc}") from exc
         self.models = {**self.models, **entries}
         self.model_version += 1
-        if meta.get("marker") and self.marker is None:
-            self.marker = next((e.marker for e in entries.values() if e.marker is not None), None)
+        self.marker = marker
         self.active_model = next(iter(entries), self.active_model)
         self.message = f"loaded {len(entries)} model(s) from {folder}: {', '.join(entries)}"
         return meta

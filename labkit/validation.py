@@ -53,7 +53,7 @@ def check_targets(target: object, n: int, num_classes: int, *, device: torch.dev
     else:
         try:
             t = torch.as_tensor(target)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"target must be an int or a sequence of {n} ints, got {type(target).__name__}") from exc
         if t.is_floating_point() or t.dtype == torch.bool:
             raise InputError(f"target must hold integer class indices, got dtype {t.dtype}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from labkit.data import find_file, load_pneumonia, search_dirs
 from labkit.data.pneumonia import NATIVE_SIZES, file_name
@@ -22,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     for size in NATIVE_SIZES:
         path = find_file(size, args.data_dir)
         print(f"  {file_name(size):<26} {'found: ' + str(path) if path else 'not found'}")
-    data = load_pneumonia(args.size, args.data_dir, download=args.download, device="cpu")
+    with warnings.catch_warnings():  # the summary below prints the upsampling note itself
+        warnings.simplefilter("ignore", UserWarning)
+        data = load_pneumonia(args.size, args.data_dir, download=args.download, device="cpu")
     print(data.summary())
     return 0

@@ -126,6 +126,7 @@ class Trainer:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._best: tuple[float, dict] | None = None
+        self._rng: tuple[torch.Tensor, torch.Tensor | None] | None = None  # global RNG state at a stop
         self.stopped = False
         torch.manual_seed(config.seed)
 
@@ -148,15 +149,28 @@ class Trainer:
         try:
             self._stop.clear()
             self.stopped = False
+            if self._rng is not None:  # dropout draws from the global RNG: continue its stream
+                self._set_rng(self._rng)
+                self._rng = None
             while not self.done:
                 if not self._run_epoch():
                     self.stopped = True
+                    self._rng = self._get_rng()
                     return self.history
             if self.config.select_best and self._best is not None:
                 self.model.load_state_dict(self._best[1])
             return self.history
         finally:
             self._lock.release()
+
+    def _get_rng(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        return torch.get_rng_state(), cuda
+
+    def _set_rng(self, state: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+        torch.set_rng_state(state[0])
+        if state[1] is not None:
+            torch.cuda.set_rng_state(state[1], self.device)
 
     def _run_epoch(self) -> bool:
         split, cfg = self.train_split, self.config
