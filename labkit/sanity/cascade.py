@@ -97,23 +97,34 @@ class CascadeResult:
         return out
 
     def to_text(self, metrics: Sequence[str] = METRICS) -> str:
-        """A printable table per metric: one row per step, one column per method."""
+        """A printable table per metric: one row per step, one column per method.
+
+        Images whose correlation is undefined (a constant map) are left out of the
+        mean; a note under the table counts them. "—" marks a metric the method
+        does not have (signed maps of CAMs).
+        """
         summary = {(s["step"], s["method"]): s for s in self.summary()}
-        width = max(14, *(len(m) + 2 for m in self.methods))
+        width = max(17, *(len(m) + 2 for m in self.methods))
         lname = max(len("layer"), *(len(layer) for layer in self.layers))
+        n_images = 1 + max(r.image for r in self.rows)
         blocks = []
         for metric in metrics:
             if metric not in METRICS:
                 raise InputError(f"unknown metric {metric!r}; choose one of {list(METRICS)}")
             lines = [f"{metric} ({self.order}; mean ± std over images)",
                      f"{'step':>4}  {'layer':<{lname}}" + "".join(f"{m:>{width}}" for m in self.methods)]
+            missing = []
             for step, layer in enumerate(self.layers):
                 cells = []
                 for method in self.methods:
                     s = summary[step, method]
-                    mean, std = s[f"{metric}_mean"], s[f"{metric}_std"]
+                    mean, std, n = s[f"{metric}_mean"], s[f"{metric}_std"], s[f"{metric}_n"]
                     cells.append(f"{'—':>{width}}" if math.isnan(mean) else f"{f'{mean:+.3f} ± {std:.3f}':>{width}}")
+                    if 0 < n < n_images:
+                        missing.append(f"{method} step {step}: {n_images - n}")
                 lines.append(f"{step:>4}  {layer:<{lname}}" + "".join(cells))
+            if missing:
+                lines.append(f"(images left out of the {n_images}, constant map: " + ", ".join(missing) + ")")
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
 

@@ -30,9 +30,10 @@ def _pair(a: object, b: object, *, min_dim: int = 2) -> tuple[torch.Tensor, torc
             raise InputError(f"maps {name} are empty: shape {tuple(t.shape)}")
         if t.is_complex() or t.dtype == torch.bool:
             raise InputError(f"maps {name} must be real numbers, got dtype {t.dtype}")
-    if a.shape != b.shape:  # type: ignore[union-attr]
-        raise InputError(f"maps must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")  # type: ignore[union-attr]
-    a64, b64 = a.detach().double(), b.detach().double().to(a.device)  # type: ignore[union-attr]
+    assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+    if a.shape != b.shape:
+        raise InputError(f"maps must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    a64, b64 = a.detach().double(), b.detach().double().to(a.device)
     for name, t in (("a", a64), ("b", b64)):
         if not torch.isfinite(t).all():
             raise InputError(f"maps {name} contain NaN or infinite values; expected finite saliency values")
@@ -112,6 +113,11 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, window: int = 11, sigma: float = 1
     (like ``skimage.metrics.structural_similarity(gaussian_weights=True,
     use_sample_covariance=False, data_range=1)``). Maps smaller than the window
     use the largest odd window that fits.
+
+    SSIM rewards shared flat regions: two CAMs that are both zero over most of the
+    image score high even when their hot spots differ (on the lab's SmallCNN a
+    fully randomized model's Grad-CAM reaches SSIM ≈ 0.9 with Spearman ≈ 0), so
+    read it next to :func:`spearman`.
 
     References
     ----------

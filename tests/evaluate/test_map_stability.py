@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -66,3 +64,8 @@ def test_bad_inputs(wide_margin_model, bright_images, kwargs, match):
     args = {"method": input_map, "target": 1, **kwargs}
     with pytest.raises(InputError, match=match):
         stability(wide_margin_model, bright_images, args.pop("target"), args.pop("method"), **args)
+
+
+def test_named_explainer_gradient_on_a_linear_model(wide_margin_model, bright_images):
+    res = stability(wide_margin_model, bright_images, 1, "gradient", sigma=0.03, n=3)
+    assert torch.allclose(res.correlation, torch.ones(3, dtype=torch.float64))
