@@ -13,6 +13,7 @@ how ``labkit app`` passes them to the Voilà kernel:
 ``LABKIT_APP_EPOCHS``          default epochs
 ``LABKIT_APP_WIDTH``           default model width
 ``LABKIT_APP_DEVICE``          ``auto`` (default), ``cpu``, ``cuda``, …
+``LABKIT_APP_THREADS``         torch CPU threads of the kernel (default: torch's choice)
 ``LABKIT_GPU_MEMORY_FRACTION`` cap on this kernel's share of GPU memory (0–1]
 =============================  ===================================================
 """
@@ -121,6 +122,7 @@ class LabApp:
                                layout=W.Layout(width="220px"))
         self.load_data_button = W.Button(description="Load data", icon="database")
         self.phantom_button = W.Button(description="Load phantom demo", icon="magic", button_style="info",
+                                       layout=W.Layout(width="auto"),
                                        tooltip="synthetic chest-like images with lesion masks; needs no download")
         self.phantom_button.add_class("labkit-phantom")
         self.checkpoint = W.Text(value=checkpoint or "", placeholder="checkpoint folder",
@@ -128,6 +130,7 @@ class LabApp:
         self.load_ckpt_button = W.Button(description="Load models", icon="folder-open")
         self.save_ckpt_button = W.Button(description="Save models", icon="save")
         self.header = W.HTML()
+        self.header.add_class("labkit-header")
         self.download = download
         for b, fn in ((self.load_data_button, self.load_data), (self.phantom_button, self.load_phantom),
                       (self.load_ckpt_button, self.load_checkpoint), (self.save_ckpt_button, self.save_checkpoint)):
@@ -168,6 +171,12 @@ class LabApp:
                 kwargs[name] = _env_int(env, name.upper(), default)
             except InputError as exc:
                 problems.append(str(exc))
+        try:
+            threads = _env_int(env, "THREADS", 0)
+            if threads > 0:  # many kernels on one machine: fewer threads each avoids oversubscription
+                torch.set_num_threads(threads)
+        except InputError as exc:
+            problems.append(str(exc))
         try:
             apply_gpu_memory_cap(env.get(GPU_FRACTION_ENV) or None)
         except Exception as exc:  # noqa: BLE001

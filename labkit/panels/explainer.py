@@ -104,7 +104,7 @@ class ExplainerSelector(Panel):
         self.opacity = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
                                      style=_STYLE, continuous_update=True)
         self.opacity.add_class("labkit-opacity")
-        self.original = W.Image(format="png")
+        self.original = W.Image(format="png", layout=self._image_layout())
         self.original.add_class("labkit-original")
         self.param_widgets: dict[str, dict[str, W.ValueWidget]] = {}
         self.images: dict[str, W.Image] = {}
@@ -120,6 +120,9 @@ class ExplainerSelector(Panel):
         self.body = W.VBox([W.HBox([picker, model_box]), W.HBox([self.methods, display]), self.grid])
 
         self._error = ""
+        self._user_asked = False
+        self._original_key: tuple | None = None
+        self._uploads = 0
         self._renderer = Coalescer(self._render, debounce, on_error=self._render_failed)
         for w in (self.opacity, self.mode, self.scale_mode, self.outline):
             self.watch(w, self._display_changed, "value")
@@ -151,14 +154,21 @@ class ExplainerSelector(Panel):
 
         Errors go to the status line, as for every render."""
         self._renderer.wait()
+        self._user_asked = True
         try:
             self._render()
         except Exception as exc:  # noqa: BLE001
             self._render_failed(exc)
 
-    def request(self) -> None:
-        """Ask for a render (coalesced; synchronous when ``debounce == 0``)."""
+    def request(self, user: bool = True) -> None:
+        """Ask for a render (coalesced; synchronous when ``debounce == 0``).
+
+        ``user=False`` for renders that follow the state (another panel, training):
+        those do not report "no model yet" — only the user's own actions do.
+        """
         if not self._quiet:
+            if user:
+                self._user_asked = True
             self._renderer.request()
 
     def wait(self, timeout: float = 30.0) -> bool:
@@ -179,18 +189,25 @@ class ExplainerSelector(Panel):
                 for w in widgets.values():
                     self.watch(w, self._display_changed, "value")
                 self.param_widgets[name] = widgets
-                self.images[name] = W.Image(format="png")
+                self.images[name] = W.Image(format="png", layout=self._image_layout())
                 self.images[name].add_class("labkit-heatmap")
                 self.images[name].add_class(f"labkit-heatmap-{name}")
                 self.infos[name] = W.HTML()
                 title = W.HTML(f"<b title='{cls.description}'>{name}</b>")
                 self._columns[name] = W.VBox([title, self.images[name], self.infos[name], *widgets.values()],
-                                             layout=W.Layout(margin="0 8px 8px 0", width="272px"))
+                                             layout=W.Layout(margin="0 8px 8px 0"))
         original = W.VBox([W.HTML("<b>image</b>"), self.original], layout=W.Layout(margin="0 8px 8px 0"))
         self.grid.children = [original, *[self._columns[m] for m in self.methods.value]]
-        self.request()
+        self.request(user=bool(change))  # {} when called from __init__
+
+    def _image_layout(self) -> W.Layout:
+        """Every tile at the same on-screen size: the data's image size × ``scale``."""
+        size = self.state.data.size if self.state.data is not None else 64
+        px = f"{size * self.scale}px"
+        return W.Layout(width=px, min_width=px, height=px, min_height=px)
 
     def _index_moved(self, change: dict) -> None:
+        self._user_asked = not self._quiet or self._user_asked
         if self._quiet:
             return
         candidates = self._candidates()
@@ -206,6 +223,7 @@ class ExplainerSelector(Panel):
             self.request()
 
     def _filter_changed(self, change: dict) -> None:
+        self._user_asked = not self._quiet or self._user_asked
         if self._quiet:
             return
         candidates = self._candidates()
@@ -220,6 +238,7 @@ class ExplainerSelector(Panel):
             self.state.split = change["new"]
 
     def _uploaded(self, change: dict) -> None:
+        self._user_asked = not self._quiet or self._user_asked
         files = change["new"]
         if not files:
             return
@@ -234,21 +253,25 @@ class ExplainerSelector(Panel):
         self.state.set_custom_image(None)
 
     def _model_picked(self, change: dict) -> None:
+        self._user_asked = not self._quiet or self._user_asked
         if not self._quiet and change["new"] and change["new"] != self.state.active_model:
             self.state.active_model = change["new"]
 
     def _target_picked(self, change: dict) -> None:
+        self._user_asked = not self._quiet or self._user_asked
         if not self._quiet and change["new"] is not None and change["new"] != self.state.target:
             self.state.target = change["new"]
 
     # ---- state -> widgets --------------------------------------------------------------
     def _state_image(self, change: dict) -> None:
+        if change.get("name") == "custom_image":
+            self._uploads += 1  # a new id for caches, whatever the tensor's address
         with self._hold():
             if self.state.split in self.split.options:
                 self.split.value = self.state.split
         self.back.disabled = self.state.custom_image is None
         self._sync_index()
-        self.request()
+        self.request(user=False)
 
     def _state_models(self, change: dict) -> None:
         with self._hold():
@@ -261,10 +284,12 @@ class ExplainerSelector(Panel):
                     with self._hold():
                         update_layer_widget(w, model)
         self._sync_index()
-        self.request()
+        self.request(user=False)
 
     def _state_data(self, change: dict) -> None:
         data = self.state.data
+        for img in [self.original, *self.images.values()]:
+            img.layout = self._image_layout()
         with self._hold():
             if data is not None:
                 self.split.options = list(data.splits)
@@ -276,12 +301,12 @@ class ExplainerSelector(Panel):
             if self.state.marker is None:
                 self.variant.value = "clean"
         self._sync_index()
-        self.request()
+        self.request(user=False)
 
     def _state_target(self, change: dict) -> None:
         with self._hold():
             self.target.value = self.state.target
-        self.request()
+        self.request(user=False)
 
     # ---- image selection -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -356,7 +381,7 @@ class ExplainerSelector(Panel):
         if s.data is None:
             raise InputError("no data loaded: load PneumoniaMNIST or the phantom demo first")
         if s.custom_image is not None:
-            return s.custom_image, None, None, f"upload-{id(s.custom_image)}"
+            return s.custom_image, None, None, f"upload-{self._uploads}"
         split = self._split_view()
         i = s.image_index
         x, label = split.images[i:i + 1], int(split.labels[i])
@@ -379,6 +404,8 @@ class ExplainerSelector(Panel):
             cache.move_to_end(key)
             attr, ms = cache[key]
             return attr, ms, True
+        if method in self.infos:
+            self.infos[method].value = "<i>computing…</i>"
         t0 = time.perf_counter()
         attr = explain(s.model(), x, s.target, method, **params)
         ms = (time.perf_counter() - t0) * 1000
@@ -406,15 +433,21 @@ class ExplainerSelector(Panel):
         if s.data is None:
             self.prediction.value = "<i>no data loaded</i>"
             return
-        x, label, mask, _ = self.current()
+        x, label, mask, image_id = self.current()
         alpha, mode = float(self.opacity.value), self.mode.value
-        self.original.value = encode_png(compose(x, mask=mask, scale=self.scale))
+        original_key = (image_id, mask is not None, self.scale)
+        if original_key != self._original_key:  # display-only changes skip re-encoding the image
+            self.original.value = encode_png(compose(x, mask=mask, scale=self.scale))
+            self._original_key = original_key
+        asked, self._user_asked = self._user_asked, False
         if not s.models or s.active_model not in s.models:
             self.prediction.value = "<i>no model yet: train one or load a checkpoint</i>"
             for m in self.methods.value:
                 self.images[m].value, self.infos[m].value = b"", "<i>needs a model</i>"
-            raise InputError("no model yet: train one (Train tab) or load a checkpoint to see saliency maps")
-        self._show_prediction(x, label)
+            if asked:
+                raise InputError("no model yet: train one (Train tab) or load a checkpoint to see saliency maps")
+            return
+        self._show_prediction(x, label, image_id)
         maps: dict[str, Any] = {}
         errors: list[str] = []
         for m in self.methods.value:
@@ -440,12 +473,15 @@ class ExplainerSelector(Panel):
         if errors:
             raise InputError("; ".join(errors))
 
-    def _show_prediction(self, x: torch.Tensor, label: int | None) -> None:
+    def _show_prediction(self, x: torch.Tensor, label: int | None, image_id: str) -> None:
         s = self.state
         entry = s.models[s.active_model]
-        with torch.no_grad():
-            dev = next(entry.model.parameters()).device
-            probs = entry.model.eval()(x.to(dev)).softmax(1)[0].cpu()
+        key = ("panels.probs", s.active_model, s.model_version, image_id)
+        if key not in s.cache:
+            with torch.no_grad():
+                dev = next(entry.model.parameters()).device
+                s.cache[key] = entry.model.eval()(x.to(dev)).softmax(1)[0].cpu()
+        probs = s.cache[key]
         names = s.data.class_names
         p1 = float(probs[1]) if len(probs) > 1 else float(probs[0])
         pred = int(p1 >= entry.threshold) if len(probs) == 2 else int(probs.argmax())

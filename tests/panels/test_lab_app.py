@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from labkit.cli import main
 from labkit.commands.app import app_env, parse_args, notebook_path, voila_command
@@ -62,9 +63,10 @@ def test_checkpoint_makes_models_available_at_once(trained_state: ExperimentStat
 
 def test_from_env_reads_settings_and_reports_bad_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"LABKIT_APP_DATASET": "phantom", "LABKIT_APP_SUBSET": "64", "LABKIT_APP_EPOCHS": "lots",
-           "LABKIT_APP_WIDTH": "8", "LABKIT_APP_DEVICE": "cpu", "LABKIT_GPU_MEMORY_FRACTION": "2"}
+           "LABKIT_APP_WIDTH": "8", "LABKIT_APP_DEVICE": "cpu", "LABKIT_GPU_MEMORY_FRACTION": "2",
+           "LABKIT_APP_THREADS": "1"}
     app = LabApp.from_env(env, debounce=0, background=False)
-    assert app.state.data.name == "phantom"
+    assert app.state.data.name == "phantom" and torch.get_num_threads() == 1
     assert app.training.subset.value == 64 and app.training.width.value == 8 and app.training.epochs.value == 10
     assert app.status.kind == "error"
     text = app.status.widget.value
@@ -72,8 +74,6 @@ def test_from_env_reads_settings_and_reports_bad_ones(monkeypatch: pytest.Monkey
 
 
 def test_gpu_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch
-
     from labkit.errors import InputError
 
     assert apply_gpu_memory_cap("") is None
@@ -103,7 +103,7 @@ def test_app_command_builds_voila_call(tmp_path: Path, trained_state: Experiment
     env = app_env(args, base={})
     assert env["LABKIT_APP_CHECKPOINT"] == str(folder.resolve()) and env["LABKIT_APP_DATASET"] == "phantom"
     assert env["LABKIT_DATA_DIR"] == str(tmp_path.resolve()) and env["LABKIT_APP_SUBSET"] == "64"
-    assert env["LABKIT_GPU_MEMORY_FRACTION"] == "0.5"
+    assert env["LABKIT_GPU_MEMORY_FRACTION"] == "0.5" and env["LABKIT_APP_THREADS"] == "0"
     cmd = voila_command(notebook_path(), 9123, no_browser=True)
     assert cmd[1:3] == ["-m", "voila"] and "--strip_sources=True" in cmd and "--show_tracebacks=False" in cmd
     assert "--port=9123" in cmd and "--no-browser" in cmd

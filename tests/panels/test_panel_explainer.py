@@ -173,3 +173,13 @@ def test_marked_images_are_outlined(trained_state: ExperimentState) -> None:
     assert p.original.value != clean
     rgb = np.asarray(Image.open(io.BytesIO(p.original.value)).convert("RGB"))
     assert ((rgb == (0, 255, 255)).all(-1)).any()  # the marker is outlined in cyan
+
+
+def test_no_model_is_reported_only_when_the_user_asks(state: ExperimentState) -> None:
+    p = ExplainerSelector(state, debounce=0)
+    assert p.status.kind != "error"  # opening the app without a model is not an error
+    assert "no model yet" in p.prediction.value
+    state.image_index = 3  # another panel moved: still quiet
+    assert p.status.kind != "error"
+    p.opacity.value = 0.7  # the user asks for maps: now say why there are none
+    assert p.status.kind == "error" and "no model yet" in p.status.text

@@ -1,0 +1,93 @@
+"""A real Voilà server and a headless Chromium for the lecture-app test.
+
+The server is started exactly as ``labkit app`` starts it (``voila_command``), on a
+free localhost port, in its own process group, and is always terminated (kernels
+included). Chromium is the system one (``/usr/bin/chromium``, Debian's package;
+``bash scripts/setup.sh --with-browser`` installs it) driven through the PyPI
+``playwright`` package — no browser is downloaded.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from labkit.commands.app import notebook_path, voila_command
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP_NOTEBOOK = REPO_ROOT / "notebooks" / "lab_app.ipynb"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SERVER_START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of the system Chromium (the test fails with instructions when there is none)."""
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.fail("Chromium not found: install Debian's chromium (bash scripts/setup.sh --with-browser) or "
+                "deselect the browser test with -m 'not browser'", pytrace=False)
+
+
+@pytest.fixture
+def voila_app(tmp_path: Path, data_dir: Path) -> Iterator[str]:
+    """URL of a Voilà server serving ``notebooks/lab_app.ipynb`` on real data, small training defaults."""
+    assert APP_NOTEBOOK.read_bytes() == notebook_path().read_bytes(), "the two app notebook copies differ"
+    port = _free_port()
+    env = {**os.environ, "LABKIT_DATA_DIR": str(data_dir), "LABKIT_APP_DATASET": "pneumoniamnist",
+           "LABKIT_APP_SUBSET": "128", "LABKIT_APP_EPOCHS": "1", "LABKIT_APP_WIDTH": "4", "LABKIT_APP_DEVICE": "cpu",
+           "LABKIT_APP_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    log_path = tmp_path / "voila.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(voila_command(APP_NOTEBOOK, port, ip="127.0.0.1", no_browser=True),
+                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                start_new_session=True)
+    try:
+        end = time.monotonic() + SERVER_START_TIMEOUT
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > end:
+                pytest.fail(f"Voilà did not start on port {port}:\n{log_path.read_text()[-3000:]}", pytrace=False)
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate the server's process group (Voilà and its kernels); kill it if it lingers."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    else:  # the server is gone; make sure no kernel of its group survives
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
