@@ -11,6 +11,8 @@ SUBCOMMANDS = {
     "data": "labkit.commands.data",
     "train": "labkit.commands.train",
     "app": "labkit.commands.app",
+    "assign": "labkit.commands.assign",
+    "grade": "labkit.commands.grade",
 }
 
 

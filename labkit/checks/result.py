@@ -99,6 +99,16 @@ class CheckResult:
         _show(self)
         return float(self.points)
 
+    def require(self) -> None:
+        """Raise :class:`AssertionError` (one line) unless the check passed.
+
+        The hidden tests of the instructor notebooks use this: a failure makes the
+        test cell an error, which nbgrader scores as zero.
+        """
+        if not self.passed:
+            first = next((m.text for m in self.messages if m.level == "fail"), "")
+            raise AssertionError(f"{self.headline()}" + (f": {first}" if first else ""))
+
 
 def _fmt(x: float) -> str:
     return f"{x:g}"

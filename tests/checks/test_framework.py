@@ -1,7 +1,6 @@
 """The checks framework: results, HTML, exceptions as one line, captured output, registry."""
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import torch
@@ -131,9 +130,3 @@ def test_describe_exception_without_student_frames():
     except ValueError as exc:
         text = describe_exception(exc)
     assert text.startswith("your function raised ValueError")
-
-
-def test_checks_package_does_not_import_ipywidgets():
-    code = "import sys, labkit.checks; print('ipywidgets' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -1,0 +1,48 @@
+"""``labkit grade`` scores a notebook per grade_id without a course database."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+
+import nbhelp
+from labkit.checks.grade import cell_feedback, cell_points, grade_notebook
+from labkit.cli import main
+
+
+def test_grade_executes_a_student_notebook(warm_cache, tmp_path, capsys, monkeypatch):
+    for key, value in warm_cache.env.items():
+        monkeypatch.setenv(key, value)
+    nb = tmp_path / "01.ipynb"
+    shutil.copy(nbhelp.EXERCISES / "01_data_and_metrics.ipynb", nb)
+    assert main(["grade", str(nb), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["points"] == 0 and report["max_points"] == 6
+    assert {c["grade_id"] for c in report["cells"]} == {"test_confusion", "test_clinical_metrics",
+                                                       "test_always_pneumonia", "test_which_metric"}
+    assert all(c["status"] == "failed" and c["feedback"] for c in report["cells"])
+
+
+def test_grade_reads_saved_outputs_of_a_solution(pipeline, tmp_path, capsys):
+    executed = pipeline.notebook("solution/02_saliency_from_scratch.ipynb")
+    path = tmp_path / "02.ipynb"
+    nbformat.write(executed, str(path))
+    assert main(["grade", str(path), "--no-execute"]) == 0
+    out = capsys.readouterr().out
+    assert "describe_three_maps" in out and "manual" in out
+    report = grade_notebook(path, execute_first=False)
+    assert report.points == report.auto_max_points == 16 and report.max_points == 19
+
+
+def test_cell_points_follow_nbgrader_rules():
+    cell = nbformat.v4.new_code_cell("x")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 3}
+    cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "1.5"}, execution_count=1)]
+    assert cell_points(cell) == 1.5
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="warning")]
+    assert cell_points(cell) == 0 and cell_feedback(cell) == ("stderr: warning",)
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="no", traceback=[])]
+    assert cell_points(cell) == 0
+    cell.outputs = []
+    assert cell_points(cell) == 3
