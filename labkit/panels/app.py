@@ -14,6 +14,7 @@ how ``labkit app`` passes them to the Voilà kernel:
 ``LABKIT_APP_WIDTH``           default model width
 ``LABKIT_APP_DEVICE``          ``auto`` (default), ``cpu``, ``cuda``, …
 ``LABKIT_APP_THREADS``         torch CPU threads of the kernel (default: torch's choice)
+``LABKIT_APP_PRETRAINED``      ``1``: add the zoo's pre-trained baseline and shortcut models at start
 ``LABKIT_GPU_MEMORY_FRACTION`` cap on this kernel's share of GPU memory (0–1]
 =============================  ===================================================
 """
@@ -28,7 +29,7 @@ import ipywidgets as W
 import torch
 
 from labkit.errors import DataNotFoundError, InputError
-from labkit.panels.base import StatusLine, one_line, reporting
+from labkit.panels.base import Job, StatusLine, one_line, reporting
 from labkit.panels.cascade import CascadeViewer
 from labkit.panels.evaluation import EvaluationPanel
 from labkit.panels.explainer import ExplainerSelector
@@ -105,7 +106,7 @@ class LabApp:
     def __init__(self, state: ExperimentState | None = None, *, dataset: str | None = "pneumoniamnist",
                  data_dir: str | None = None, download: bool = False, checkpoint: str | None = None,
                  subset: int = 0, epochs: int = 10, width: int = 16, debounce: float = 0.05,
-                 background: bool = True, device: str = "auto") -> None:
+                 background: bool = True, device: str = "auto", pretrained: bool = False) -> None:
         self.state = state if state is not None else ExperimentState(device=device)
         self.status = StatusLine(self.state)
         s, st = self.state, self.status
@@ -129,17 +130,24 @@ class LabApp:
                                  layout=W.Layout(width="220px"))
         self.load_ckpt_button = W.Button(description="Load models", icon="folder-open")
         self.save_ckpt_button = W.Button(description="Save models", icon="save")
+        self.pretrained_button = W.Button(description="Pre-trained models", icon="download", layout=W.Layout(width="auto"),
+                                          tooltip="baseline and shortcut models from labkit's cache "
+                                                  "(trained once on this machine the first time)")
+        self.pretrained_progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="90px"))
+        self.pretrained_job = Job(self.status, self.pretrained_progress, background)
         self.header = W.HTML()
         self.header.add_class("labkit-header")
         self.download = download
         for b, fn in ((self.load_data_button, self.load_data), (self.phantom_button, self.load_phantom),
-                      (self.load_ckpt_button, self.load_checkpoint), (self.save_ckpt_button, self.save_checkpoint)):
+                      (self.load_ckpt_button, self.load_checkpoint), (self.save_ckpt_button, self.save_checkpoint),
+                      (self.pretrained_button, self.load_pretrained)):
             b.on_click(lambda _, fn=fn: self._guard(fn))
         self.tabs = W.Tab(children=[p.widget for p in self.panels])
         for i, p in enumerate(self.panels):
             self.tabs.set_title(i, f"{i + 1} · {p.title}")
         loader = W.HBox([self.dataset, self.data_dir, self.load_data_button, self.phantom_button,
-                         self.checkpoint, self.load_ckpt_button, self.save_ckpt_button],
+                         self.checkpoint, self.load_ckpt_button, self.save_ckpt_button, self.pretrained_button,
+                         self.pretrained_progress],
                         layout=W.Layout(flex_flow="row wrap"))
         self.widget = W.VBox([self.header, loader, self.status.widget, self.tabs])
         self.widget.add_class("labkit-app")
@@ -149,6 +157,8 @@ class LabApp:
             self._guard(lambda: self.load_data(dataset))
         if checkpoint:
             self._guard(self.load_checkpoint)
+        if pretrained:
+            self._guard(self.load_pretrained)
 
     # ---- construction from the environment --------------------------------------------
     @classmethod
@@ -165,7 +175,8 @@ class LabApp:
                                       data_dir=env.get("LABKIT_DATA_DIR") or None,
                                       dataset=env.get(ENV_PREFIX + "DATASET") or "pneumoniamnist",
                                       download=env.get(ENV_PREFIX + "DOWNLOAD", "0") == "1",
-                                      device=env.get(ENV_PREFIX + "DEVICE") or "auto")
+                                      device=env.get(ENV_PREFIX + "DEVICE") or "auto",
+                                      pretrained=env.get(ENV_PREFIX + "PRETRAINED", "0") == "1")
         for name, default in (("subset", 0), ("epochs", 10), ("width", 16)):
             try:
                 kwargs[name] = _env_int(env, name.upper(), default)
@@ -226,6 +237,30 @@ class LabApp:
             raise InputError("type a checkpoint folder first (written by `labkit train --out` or “Save models”)")
         self.state.load(folder)
         self.status.show(self.state.message, "ok")
+
+    def load_pretrained(self, kinds: tuple[str, ...] = ("baseline", "shortcut")) -> None:
+        """Add the zoo's pre-trained models (cached; trained once, off the UI thread, the first time)."""
+        from labkit.zoo import pretrained_entry
+
+        data = self.state.data
+        if data is None:
+            raise InputError("load a data set first: pre-trained models are made for the loaded data")
+
+        def work(report: Any) -> list[Any]:
+            entries = []
+            for i, kind in enumerate(kinds):
+                entries.append(pretrained_entry(data, kind))
+                report(i + 1, len(kinds))
+            return entries
+
+        def done(entries: list[Any]) -> None:
+            for e in entries:
+                if e.marker is not None and self.state.marker is None:
+                    self.state.marker = e.marker
+                self.state.add_model(e, activate=e.name == kinds[0])
+            self.status.show(f"pre-trained models ready: {', '.join(e.name for e in entries)}", "ok")
+
+        self.pretrained_job.start("pre-trained models (the first time they are trained here)", work, done)
 
     def save_checkpoint(self) -> None:
         """Save every model into the checkpoint folder in the text box."""

@@ -305,6 +305,25 @@ class Panel:
             self.status.close()
 
 
+def png_image(keep_space: bool = False, **kwargs: Any) -> W.Image:
+    """An ``Image`` widget for PNG bytes that is hidden while it has none (no broken-image icon).
+
+    ``keep_space=True`` hides it but keeps its place (tiles in a grid do not jump).
+    """
+    img = W.Image(format="png", **kwargs)
+
+    def toggle(change: dict | None = None) -> None:
+        empty = not img.value
+        if keep_space:
+            img.layout.visibility = "hidden" if empty else "visible"
+        else:
+            img.layout.display = "none" if empty else None
+
+    img.observe(toggle, "value")
+    toggle()
+    return img
+
+
 def html_table(rows: list[list[Any]], header: list[str] | None = None) -> str:
     """A small HTML table (values escaped; floats with 3 decimals)."""
     def cell(v: Any, tag: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from labkit.errors import InputError
 from labkit.explain import list_explainers
-from labkit.panels.base import Job, Panel, StatusLine
+from labkit.panels.base import Job, Panel, StatusLine, png_image
 from labkit.render import compose, encode_png, similarity_png, tile_grid
 from labkit.sanity import CascadeResult, run_cascade
 from labkit.state import ExperimentState
@@ -26,45 +26,57 @@ from labkit.state import ExperimentState
 DEFAULT_METHODS = ("gradient", "gradcam", "guided_backprop")
 ORDERS = [("cascade: output layer → input", "cascade"), ("independent: one layer at a time", "independent"),
           ("bottom-up: input layer → output", "bottom_up")]
-#: A method whose maps keep a rank correlation at least this high after randomization "stays the same".
-SAME_THRESHOLD = 0.5
+#: A method whose maps keep a mean rank correlation at least this high over the
+#: randomization steps "stays the same" (fails the check).
+SAME_THRESHOLD = 0.4
 RESULT_KEY = "panels.cascade"
 _STYLE = {"description_width": "initial"}
 
 
-def final_similarity(result: CascadeResult, metric: str = "spearman_abs") -> dict[str, float]:
-    """Per method: mean similarity after the whole cascade (last step), or the mean over
-    steps for independent randomization."""
+def similarity_profile(result: CascadeResult, metric: str = "spearman_abs") -> dict[str, dict[str, float]]:
+    """Per method: mean similarity over the randomization steps, after the first step and after the last.
+
+    Means are over images with a defined value (constant maps give none); NaN when
+    no image has one.
+    """
     out = {}
     for method in result.methods:
         v = result.values(method, metric)[1:]  # (steps, images) without the original
-        if len(v) == 0:
-            out[method] = math.nan
-            continue
-        rows = v[-1:] if result.order in ("cascade", "bottom_up") else v
-        finite = rows[~rows.isnan()]
-        out[method] = float(finite.mean()) if len(finite) else math.nan
+        per_step = [float(row[~row.isnan()].mean()) if (~row.isnan()).any() else math.nan for row in v]
+        finite = [x for x in per_step if np.isfinite(x)]
+        out[method] = {"mean": float(np.mean(finite)) if finite else math.nan,
+                       "first": per_step[0] if per_step else math.nan,
+                       "last": per_step[-1] if per_step else math.nan}
     return out
 
 
 def lesson_caption(result: CascadeResult, threshold: float = SAME_THRESHOLD) -> str:
-    """HTML sentence per method saying whether its maps survive randomization, from the numbers."""
-    sims = final_similarity(result)
-    where = "after randomizing every layer" if result.order != "independent" else "on average over single layers"
-    same = sorted((m for m, v in sims.items() if np.isfinite(v) and abs(v) >= threshold), key=lambda m: -sims[m])
-    changed = [m for m, v in sims.items() if np.isfinite(v) and abs(v) < threshold]
+    """HTML sentence per method saying whether its maps survive randomization, from the numbers.
+
+    A method "stays the same" (fails) when the mean Spearman correlation of its
+    absolute maps with the original, over all randomization steps, is at least
+    ``threshold``; methods are listed from the most to the least similar.
+    """
+    prof = similarity_profile(result)
+    first = result.layers[1] if len(result.layers) > 1 else "first layer"
+    ordered = sorted(prof, key=lambda m: -prof[m]["mean"] if np.isfinite(prof[m]["mean"]) else math.inf)
+    steps = "every cascade step" if result.order != "independent" else "the single-layer randomizations"
     parts = []
-    for m in same:
-        parts.append(f"<li><b style='color:#cf222e'>{m} stays the same</b>: rank correlation with the original "
-                     f"map is still {sims[m]:+.2f} {where}. The map does not depend on what the model learned — "
-                     f"it <b>fails</b> the sanity check.</li>")
-    for m in changed:
-        parts.append(f"<li><b style='color:#1a7f37'>{m} changes</b>: correlation falls to {sims[m]:+.2f} {where} — "
-                     f"it <b>passes</b>.</li>")
-    for m, v in sims.items():
-        if not np.isfinite(v):
-            parts.append(f"<li>{m}: no correlation defined (constant maps).</li>")
-    return f"<ul style='margin:4px 0'>{''.join(parts)}</ul>"
+    for m in ordered:
+        p = prof[m]
+        if not np.isfinite(p["mean"]):
+            parts.append(f"<li>{m}: the maps are constant (blank) here, so no rank correlation is defined — "
+                         "look at the grid.</li>")
+            continue
+        detail = (f"mean rank correlation with the original map {p['mean']:+.2f} over {steps} "
+                  f"({p['first']:+.2f} with {first} randomized, {p['last']:+.2f} at the end)")
+        if p["mean"] >= threshold:
+            parts.append(f"<li><b style='color:#cf222e'>{m} stays the same</b>: {detail}. The map hardly depends "
+                         "on what the model learned — it <b>fails</b> the sanity check.</li>")
+        else:
+            parts.append(f"<li><b style='color:#1a7f37'>{m} changes</b>: {detail} — it <b>passes</b>.</li>")
+    rule = f"(fails: mean correlation ≥ {threshold:.2f})"
+    return f"<ul style='margin:4px 0'>{''.join(parts)}</ul><span style='color:#666'>{rule}</span>"
 
 
 class CascadeViewer(Panel):
@@ -97,8 +109,8 @@ class CascadeViewer(Panel):
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
         self.caption = W.HTML()
         self.caption.add_class("labkit-cascade-caption")
-        self.grid = W.Image(format="png")
-        self.curves = W.Image(format="png")
+        self.grid = png_image()
+        self.curves = png_image()
         self.job = Job(self.status, self.progress, background)
         intro = W.HTML("Re-initialize the model's layers one step at a time and recompute each map. A map that "
                        "<i>explains the model</i> must change when the model's weights are destroyed.")

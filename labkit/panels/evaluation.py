@@ -17,7 +17,7 @@ import torch
 from labkit.errors import InputError
 from labkit.evaluate import deletion_curve, get_metric, insertion_curve, pointing_game, region_fraction, stability, topk_iou
 from labkit.explain import explain, list_explainers
-from labkit.panels.base import Job, Panel, StatusLine, html_table
+from labkit.panels.base import Job, Panel, StatusLine, html_table, png_image
 from labkit.render import line_chart_png
 from labkit.state import ExperimentState
 
@@ -95,8 +95,8 @@ class EvaluationPanel(Panel):
         self.note = W.HTML()
         self.table = W.HTML()
         self.table.add_class("labkit-eval-table")
-        self.deletion = W.Image(format="png")
-        self.insertion = W.Image(format="png")
+        self.deletion = png_image()
+        self.insertion = png_image()
         self.job = Job(self.status, self.progress, background)
         self.body = W.VBox([
             W.HBox([self.methods, W.VBox([self.n_images, self.steps, self.fill, self.sigma, self.copies,

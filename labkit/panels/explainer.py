@@ -27,7 +27,7 @@ import torch
 from labkit.data import load_image
 from labkit.errors import InputError
 from labkit.explain import explain, get_explainer, list_explainers
-from labkit.panels.base import Coalescer, Panel, StatusLine, one_line
+from labkit.panels.base import Coalescer, Panel, StatusLine, one_line, png_image
 from labkit.panels.controls import param_values, param_widget, update_layer_widget
 from labkit.render import compose, encode_png, map_vmax
 from labkit.state import ExperimentState
@@ -104,7 +104,7 @@ class ExplainerSelector(Panel):
         self.opacity = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
                                      style=_STYLE, continuous_update=True)
         self.opacity.add_class("labkit-opacity")
-        self.original = W.Image(format="png", layout=self._image_layout())
+        self.original = png_image(keep_space=True, layout=self._image_layout())
         self.original.add_class("labkit-original")
         self.param_widgets: dict[str, dict[str, W.ValueWidget]] = {}
         self.images: dict[str, W.Image] = {}
@@ -189,7 +189,7 @@ class ExplainerSelector(Panel):
                 for w in widgets.values():
                     self.watch(w, self._display_changed, "value")
                 self.param_widgets[name] = widgets
-                self.images[name] = W.Image(format="png", layout=self._image_layout())
+                self.images[name] = png_image(keep_space=True, layout=self._image_layout())
                 self.images[name].add_class("labkit-heatmap")
                 self.images[name].add_class(f"labkit-heatmap-{name}")
                 self.infos[name] = W.HTML()
@@ -288,8 +288,9 @@ class ExplainerSelector(Panel):
 
     def _state_data(self, change: dict) -> None:
         data = self.state.data
+        px = self._image_layout().width
         for img in [self.original, *self.images.values()]:
-            img.layout = self._image_layout()
+            img.layout.width = img.layout.min_width = img.layout.height = img.layout.min_height = px
         with self._hold():
             if data is not None:
                 self.split.options = list(data.splits)

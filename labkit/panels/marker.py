@@ -22,7 +22,7 @@ from labkit.data.markers import CORNERS, SIDES
 from labkit.errors import InputError
 from labkit.evaluate import region_fraction
 from labkit.explain import explain, list_explainers
-from labkit.panels.base import Job, Panel, StatusLine, guarded, html_table
+from labkit.panels.base import Job, Panel, StatusLine, guarded, html_table, png_image
 from labkit.render import bar_chart_png, compose, encode_png, tile_grid
 from labkit.state import ExperimentState
 from labkit.train import TrainConfig, evaluate
@@ -69,7 +69,7 @@ class MarkerEditor(Panel):
         self.font_size = W.IntSlider(value=12, min=4, max=32, description="font size", style=_STYLE,
                                      continuous_update=False)
         self.params_box = W.VBox()
-        self.preview = W.Image(format="png")
+        self.preview = png_image()
         self.preview.add_class("labkit-marker-preview")
         self.use = W.Button(description="Use this marker", icon="check",
                             tooltip="set it as the experiment's marker (marked data, Explain tab)")
@@ -88,7 +88,7 @@ class MarkerEditor(Panel):
         self.metrics = W.HTML()
         self.removal = W.HTML()
         self.fractions = W.HTML()
-        self.fraction_chart = W.Image(format="png")
+        self.fraction_chart = png_image()
         self.job = Job(self.status, self.progress, background)
         self._started: str | None = None
         self._quiet = False

@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as W
 
 from labkit.models import list_models
-from labkit.panels.base import Panel, StatusLine, guarded, html_table
+from labkit.panels.base import Panel, StatusLine, guarded, html_table, png_image
 from labkit.render import confusion_png, training_curves_png
 from labkit.state import ExperimentState
 from labkit.train import TrainConfig
@@ -65,11 +65,11 @@ class TrainingController(Panel):
         self.progress = W.FloatProgress(value=state.progress, min=0.0, max=1.0, description="progress",
                                         style=_STYLE, layout=W.Layout(width="420px"))
         self.epoch_label = W.HTML()
-        self.curves = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.curves = png_image(layout=W.Layout(max_width="640px"))
         self.curves.add_class("labkit-curves")
         self.metrics_title = W.HTML()
         self.metrics = W.HTML()
-        self.confusion = W.Image(format="png", layout=W.Layout(max_width="560px"))
+        self.confusion = png_image(layout=W.Layout(max_width="560px"))
         self._name_edited = False
         self._setting_name = False
 
@@ -153,10 +153,12 @@ class TrainingController(Panel):
         self.pause.description, self.pause.icon = ("Resume", "play") if paused else ("Pause", "pause")
         self.stop.disabled = not (running or paused)
         self.progress.bar_style = {"done": "success", "stopped": "warning", "error": "danger"}.get(status, "")
+        if status in ("done", "stopped"):  # the run's model was just added: show its metrics
+            self._model_changed({})
 
     def _model_changed(self, change: dict) -> None:
         name = self.state.active_model
-        if self.state.training or name not in self.state.models:
+        if self.state.status in ("running", "paused") or name not in self.state.models:
             return
         entry = self.state.models[name]
         self._show_metrics(name)

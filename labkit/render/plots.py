@@ -52,7 +52,10 @@ def training_curves_png(history: Sequence[Any], title: str = "") -> bytes:
         ax.grid(alpha=0.3)
         if epochs:
             ax.set_xlim(0.5, max(epochs) + 0.5)
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            if len(epochs) <= 12:
+                ax.set_xticks(epochs)
+            else:
+                ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     ax_acc.set_ylim(0, 1.02)
@@ -115,13 +118,17 @@ def similarity_png(summary: Sequence[Mapping[str, Any]], metrics: Sequence[str] 
                    title: str = "") -> bytes:
     """Similarity to the original map per randomization step (from ``CascadeResult.summary()``).
 
-    One panel per metric, one line per method, a ±std band over images.
+    One panel per metric, one line per method (the same colour in every panel), a
+    ±std band over images. A method with no defined value for a metric (no signed
+    map, constant maps) has no line in that panel.
     """
     steps = sorted({int(r["step"]) for r in summary})
     layers = {int(r["step"]): str(r["layer"]) for r in summary}
     methods = list(dict.fromkeys(r["method"] for r in summary))
-    fig = _figure(3.2 * len(metrics), 3.2)
+    colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
+    fig = _figure(3.2 * len(metrics) + 1.4, 3.2)
     axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+    handles: dict[str, Any] = {}
     for ax, metric in zip(axes, metrics):
         for method in methods:
             rows = sorted((r for r in summary if r["method"] == method), key=lambda r: r["step"])
@@ -129,15 +136,18 @@ def similarity_png(summary: Sequence[Mapping[str, Any]], metrics: Sequence[str] 
             if not np.isfinite(ys).any():
                 continue
             sd = np.nan_to_num(np.array([r[f"{metric}_std"] for r in rows], dtype=float))
-            (line,) = ax.plot(steps, ys, "o-", markersize=3, label=method)
-            ax.fill_between(steps, ys - sd, ys + sd, color=line.get_color(), alpha=0.15, linewidth=0)
+            (line,) = ax.plot(steps, ys, "o-", markersize=3, color=colors[method], label=method)
+            ax.fill_between(steps, ys - sd, ys + sd, color=colors[method], alpha=0.15, linewidth=0)
+            handles.setdefault(method, line)
         ax.axhline(0.0, color="gray", linewidth=0.8)
         ax.set_title(metric.replace("_", " "), fontsize=9)
         ax.set_xticks(steps, [layers[s] for s in steps], rotation=60, ha="right", fontsize=7)
         ax.set_ylim(-1.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("similarity to original map")
-    axes[0].legend(fontsize=7)
+    if handles:
+        fig.legend([handles[m] for m in methods if m in handles], [m for m in methods if m in handles],
+                   loc="outside right upper", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return figure_png(fig)

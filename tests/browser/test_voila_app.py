@@ -54,6 +54,7 @@ def test_lecture_app_trains_and_explains_in_chromium(voila_app: str, chromium: s
             page.click(".labkit-train-start")
             wait_status(page, "done after 1 epoch", 60_000)
             page.wait_for_selector("img.labkit-curves[src]", timeout=15_000)
+            page.get_by_text("Clinical metrics of baseline").wait_for(timeout=15_000)  # metrics at the end
             page.screenshot(path=str(tmp_path / "lab_app_train.png"), full_page=True)
 
             # Explain tab: a heatmap appears; moving a slider changes it.

@@ -113,3 +113,30 @@ def test_app_command_builds_voila_call(tmp_path: Path, trained_state: Experiment
     assert main(["app", "--checkpoint", str(tmp_path / "nothing"), "--print-command"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 
+
+
+def test_pretrained_button_adds_zoo_models(trained_state: ExperimentState, tiny_entry, monkeypatch) -> None:
+    import copy
+
+    import labkit.zoo
+    from labkit.data import CornerSquare
+
+    asked = []
+
+    def fake_pretrained(data, kind="baseline", marker=None, **kwargs):
+        asked.append(kind)
+        e = copy.deepcopy(tiny_entry)
+        e.name, e.variant = kind, "marked" if kind == "shortcut" else "clean"
+        e.marker = CornerSquare() if kind == "shortcut" else None
+        return e
+
+    monkeypatch.setattr(labkit.zoo, "pretrained_entry", fake_pretrained)
+    state = ExperimentState(device="cpu", data=trained_state.data)
+    app = LabApp(state, dataset=None, debounce=0, background=False)
+    app.pretrained_button.click()
+    assert asked == ["baseline", "shortcut"] and set(state.models) == {"baseline", "shortcut"}
+    assert state.active_model == "baseline" and state.marker == CornerSquare()
+    assert app.status.kind == "ok" and "pre-trained models ready" in app.status.text
+    empty = LabApp(ExperimentState(device="cpu"), dataset=None, debounce=0, background=False)
+    empty.pretrained_button.click()
+    assert empty.status.kind == "error" and "load a data set first" in empty.status.text

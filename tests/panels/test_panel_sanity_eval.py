@@ -19,12 +19,22 @@ def fake_result(final: dict[str, float], order: str = "cascade") -> CascadeResul
 
 def test_caption_is_computed_from_the_result() -> None:
     text = lesson_caption(fake_result({"gradient": 0.05, "guided_backprop": 0.91}))
-    assert "guided_backprop stays the same" in text and "+0.91" in text and "fails" in text
-    assert "gradient changes" in text and "+0.05" in text and "passes" in text
+    # steps after the original: (1 + last) / 2, then last → mean (1 + 3·last) / 4
+    assert "guided_backprop stays the same" in text and "+0.93 over every cascade step" in text and "fails" in text
+    assert "+0.91 at the end" in text and "+0.96 with fc2 randomized" in text
+    assert "gradient changes" in text and "+0.29" in text and "passes" in text
+    assert text.index("guided_backprop") < text.index("gradient changes")  # most similar first
     flipped = lesson_caption(fake_result({"gradient": 0.8, "guided_backprop": 0.1}))
     assert "gradient stays the same" in flipped and "guided_backprop changes" in flipped
     indep = lesson_caption(fake_result({"gradcam": 0.2}, order="independent"))
-    assert "on average over single layers" in indep
+    assert "over the single-layer randomizations" in indep
+
+
+def test_caption_for_constant_maps() -> None:
+    r = fake_result({"gradcam": 0.1})
+    r.rows = [row if row.step == 0 else CascadeRow(row.step, row.layer, row.method, 0, math.nan, math.nan, math.nan)
+              for row in r.rows]
+    assert "constant (blank)" in lesson_caption(r)
 
 
 def test_cascade_run_shows_grid_curves_and_caption(trained_state: ExperimentState) -> None:
@@ -48,7 +58,7 @@ def test_cascade_independent_on_several_images(trained_state: ExperimentState) -
     p.job.wait(60)
     assert p.result is not None and p.result.order == "independent"
     assert p.result.values("gradcam").shape == (6, 3)
-    assert "on average over single layers" in p.caption.value
+    assert "over the single-layer randomizations" in p.caption.value or "constant" in p.caption.value
 
 
 def test_cascade_errors_go_to_status(small_data, trained_state: ExperimentState) -> None:

@@ -20,6 +20,7 @@ def wait_for(cond, timeout: float = 60.0) -> bool:
 def test_start_trains_and_shows_curves_and_metrics(state: ExperimentState) -> None:
     p = TrainingController(state, epochs=2, width=4, batch_size=32, background=False)
     assert p.pause.disabled and p.stop.disabled and not p.start.disabled
+    assert p.confusion.layout.display == "none"  # empty images are hidden, not broken icons
     p.epochs.value = 2
     p.lr.value = 3e-3
     p.seed.value = 1
@@ -62,6 +63,8 @@ def test_stop_during_training_keeps_a_consistent_model(state: ExperimentState) -
     assert state.status == "stopped" and "stopped" in p.status.text
     assert not state.training and p.stop.disabled and not p.start.disabled
     assert p.progress.bar_style == "warning"
+    assert wait_for(lambda: "Clinical metrics of baseline" in p.metrics_title.value)  # shown from the thread too
+    assert p.confusion.value[:4] == b"\x89PNG" and p.confusion.layout.display is None
     x, _ = state.current_image()
     assert state.model()(x).shape == (1, 2)
 
