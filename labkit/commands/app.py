@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subset", type=int, default=0, help="default training subset size in the app (0 = all)")
     p.add_argument("--epochs", type=int, default=10, help="default epochs in the app")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, …")
+    p.add_argument("--pretrained", action="store_true",
+                   help="add labkit's cached pre-trained baseline and shortcut models at start (trained once if missing)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per app kernel (0: torch's default)")
     p.add_argument("--gpu-memory-fraction", type=float, help="cap each app kernel's share of GPU memory (0–1]")
     p.add_argument("--print-command", action="store_true", help="print the Voilà command and settings, do not run")
@@ -66,7 +68,7 @@ def app_env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dic
         env["LABKIT_GPU_MEMORY_FRACTION"] = str(args.gpu_memory_fraction)
     env.update(LABKIT_APP_DATASET=args.dataset, LABKIT_APP_DOWNLOAD="1" if args.download else "0",
                LABKIT_APP_SUBSET=str(args.subset), LABKIT_APP_EPOCHS=str(args.epochs), LABKIT_APP_DEVICE=args.device,
-               LABKIT_APP_THREADS=str(max(args.threads, 0)))
+               LABKIT_APP_THREADS=str(max(args.threads, 0)), LABKIT_APP_PRETRAINED="1" if args.pretrained else "0")
     return env
 
 

@@ -466,13 +466,20 @@ class ExplainerSelector(Panel):
             self.timings[m] = ms
             self.infos[m].value = f"{ms:.0f} ms{' (cached)' if cached else ''}{note}"
             self.rendered[m] = params
-        shared = map_vmax([v for v, _ in maps.values()]) if self.scale_mode.value == "shared" and maps else None
-        for m, (smap, how) in maps.items():
-            png = compose(x, smap, mode=how, vmax=shared, alpha=alpha, mask=mask, scale=self.scale)
-            self.images[m].value = encode_png(png)
+            if self.scale_mode.value != "shared":  # show each map as soon as it is ready
+                self._paint(m, x, *maps[m], None, alpha, mask)
+        if self.scale_mode.value == "shared" and maps:
+            shared = map_vmax([v for v, _ in maps.values()])
+            for m, (smap, how) in maps.items():
+                self._paint(m, x, smap, how, shared, alpha, mask)
         self.rendered.update(opacity=alpha, mode=mode, index=s.image_index, target=s.target, model=s.active_model)
         if errors:
             raise InputError("; ".join(errors))
+
+    def _paint(self, method: str, x: torch.Tensor, smap: torch.Tensor, how: str, vmax: float | None, alpha: float,
+               mask: torch.Tensor | None) -> None:
+        png = compose(x, smap, mode=how, vmax=vmax, alpha=alpha, mask=mask, scale=self.scale)
+        self.images[method].value = encode_png(png)
 
     def _show_prediction(self, x: torch.Tensor, label: int | None, image_id: str) -> None:
         s = self.state

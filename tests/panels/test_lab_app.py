@@ -99,11 +99,13 @@ def test_notebook_copies_are_identical_and_build_the_app() -> None:
 def test_app_command_builds_voila_call(tmp_path: Path, trained_state: ExperimentState, capsys) -> None:
     folder = trained_state.save(tmp_path / "ckpt")
     args = parse_args(["--checkpoint", str(folder), "--data-dir", str(tmp_path), "--dataset", "phantom",
-                             "--port", "9123", "--no-browser", "--subset", "64", "--gpu-memory-fraction", "0.5"])
+                       "--port", "9123", "--no-browser", "--subset", "64", "--gpu-memory-fraction", "0.5",
+                       "--pretrained"])
     env = app_env(args, base={})
     assert env["LABKIT_APP_CHECKPOINT"] == str(folder.resolve()) and env["LABKIT_APP_DATASET"] == "phantom"
     assert env["LABKIT_DATA_DIR"] == str(tmp_path.resolve()) and env["LABKIT_APP_SUBSET"] == "64"
     assert env["LABKIT_GPU_MEMORY_FRACTION"] == "0.5" and env["LABKIT_APP_THREADS"] == "0"
+    assert env["LABKIT_APP_PRETRAINED"] == "1"
     cmd = voila_command(notebook_path(), 9123, no_browser=True)
     assert cmd[1:3] == ["-m", "voila"] and "--strip_sources=True" in cmd and "--show_tracebacks=False" in cmd
     assert "--port=9123" in cmd and "--no-browser" in cmd
