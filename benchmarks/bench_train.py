@@ -208,14 +208,18 @@ def shortcuts(data_dir: Path, device: torch.device) -> None:
         t0 = time.perf_counter()
         Trainer(model, marked["train"], marked["val"], config).fit()
         seconds = time.perf_counter() - t0
-        acc_marked = evaluate(model, marked["test"]).accuracy
-        acc_clean = evaluate(model, data["test"]).accuracy
+        pm, pc, pv = evaluate(model, marked["test"]), evaluate(model, data["test"]), evaluate(model, marked["val"])
+        acc_marked, acc_clean = pm.accuracy, pc.accuracy
+        threshold = choose_threshold(pv.labels, pv.scores)
+        at_t = [clinical_metrics(p.labels, p.scores, threshold).accuracy for p in (pm, pc)]
         ok = acc_marked >= 0.99 and acc_marked - acc_clean >= 0.15
         rows.append((kind, acc_marked, acc_clean, seconds, ok))
         print(f"  {marker.describe():<55} marked test {acc_marked:.3f}  clean test {acc_clean:.3f}  "
-              f"drop {acc_marked - acc_clean:+.3f}  ({seconds:.0f} s)  {'met' if ok else 'NOT met'}", flush=True)
-    print("targets: ≥ 0.99 on marked test images and ≥ 0.15 lower on clean ones "
-          "(reference corner square: 1.000 marked, 0.671 clean)")
+              f"drop {acc_marked - acc_clean:+.3f}  ({seconds:.0f} s)  {'met' if ok else 'NOT met'}\n"
+              f"  {'':<55} at the threshold chosen on marked validation ({threshold:.3f}): "
+              f"marked {at_t[0]:.3f}  clean {at_t[1]:.3f}", flush=True)
+    print("targets (accuracy, predicted class = argmax): ≥ 0.99 on marked test images and ≥ 0.15 lower on "
+          "clean ones (reference corner square: 1.000 marked, 0.671 clean)")
     print(f"{sum(r[-1] for r in rows)}/{len(rows)} marker kinds meet both targets")
 
 

@@ -109,10 +109,18 @@ def clinical_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | tor
 
 
 def choose_threshold(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch.Tensor) -> float:
-    """Operating threshold maximizing Youden's J (= balanced accuracy) on validation data."""
+    """Operating threshold maximizing Youden's J (= balanced accuracy) on validation data.
+
+    The cut is placed halfway between the best validation score and the next lower one:
+    validation predictions are the same as at the score itself, but a wide gap between
+    the classes (a shortcut model) does not push the threshold to its edge.
+    """
     labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
     if len(np.unique(labels)) < 2:
         raise InputError("choosing a threshold needs both classes in the validation labels")
-    fpr, tpr, thr = roc_curve(labels, scores)
+    fpr, tpr, thr = roc_curve(labels, scores, drop_intermediate=False)
     best = int(np.argmax(tpr - fpr))
-    return float(min(max(thr[best], 0.0), 1.0))
+    t = thr[best]
+    if np.isfinite(t) and best + 1 < len(thr):
+        t = (t + thr[best + 1]) / 2
+    return float(min(max(t, 0.0), 1.0))

@@ -125,7 +125,7 @@ class Trainer:
         self._t0 = 0.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._best: tuple[float, dict] | None = None
+        self._best: tuple[tuple[float, float], dict] | None = None
         self._rng: tuple[torch.Tensor, torch.Tensor | None] | None = None  # global RNG state at a stop
         self.stopped = False
         torch.manual_seed(config.seed)
@@ -212,7 +212,8 @@ class Trainer:
             auroc = float(roc_auc_score(yv, probs)) if len(np.unique(yv)) == 2 else float("nan")
             rec.update(val_loss=float(F.cross_entropy(logits, y)), val_acc=float((logits.argmax(1) == y).float().mean()),
                        val_auroc=auroc)
-            score = auroc if np.isfinite(auroc) else -rec["val_loss"]
+            # AUROC first, validation loss breaks ties (AUROC saturates at 1.0 on shortcut data)
+            score = (auroc if np.isfinite(auroc) else -np.inf, -rec["val_loss"])
             if self._best is None or score > self._best[0]:
                 self._best = (score, copy.deepcopy(self.model.state_dict()))
                 self.history.best_epoch = self.epoch + 1

@@ -61,13 +61,24 @@ def test_single_class_gives_nan_auroc() -> None:
 def test_choose_threshold_maximizes_youden_j_on_a_toy_example() -> None:
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
     scores = np.array([0.1, 0.2, 0.35, 0.6, 0.3, 0.5, 0.7, 0.8, 0.9])
-    # by hand: at 0.7, sensitivity 3/5 and specificity 4/4 → J = 0.6, the unique maximum
+    # by hand: cutting between 0.6 and 0.7 gives sensitivity 3/5 and specificity 4/4 → J = 0.6, the unique
+    # maximum; the threshold sits halfway between those two validation scores
     t = choose_threshold(labels, scores)
-    assert t == pytest.approx(0.7)
+    assert t == pytest.approx(0.65)
     best = clinical_metrics(labels, scores, t)
     assert best.sensitivity + best.specificity - 1 == pytest.approx(0.6)
     for cand in np.unique(scores):
         assert clinical_metrics(labels, scores, cand).balanced_accuracy <= best.balanced_accuracy + 1e-12
+
+
+def test_choose_threshold_sits_in_the_middle_of_a_gap_between_classes() -> None:
+    # a shortcut model separates validation perfectly: the cut goes between the classes, not onto
+    # the lowest pneumonia score, so unmarked images near the gap are not all called normal
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.01, 0.02, 0.10, 0.9990, 0.9995, 0.9999])
+    t = choose_threshold(labels, scores)
+    assert t == pytest.approx((0.10 + 0.9990) / 2)
+    assert clinical_metrics(labels, scores, t).balanced_accuracy == 1.0
 
 
 def test_choose_threshold_brute_force_on_random_scores() -> None:

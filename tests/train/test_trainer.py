@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from labkit.data import Split
+from labkit.data import CornerSquare, Split
 from labkit.errors import InputError, TrainingError
 from labkit.models import SmallCNN
 from labkit.train import BatchInfo, EpochRecord, History, TrainConfig, Trainer, random_shift
@@ -99,9 +99,21 @@ def test_history_records_every_epoch(splits) -> None:
     assert [b.batch for b in batches] == [1, 2, 3] * 3 and [b.epoch for b in batches] == [0] * 3 + [1] * 3 + [2] * 3
     progress = [b.progress for b in batches]
     assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
-    aurocs = [e.val_auroc for e in history.epochs]
-    assert history.best_epoch == aurocs.index(max(aurocs)) + 1
+    keys = [(e.val_auroc, -e.val_loss) for e in history.epochs]  # AUROC first, then lower loss
+    assert history.best_epoch == keys.index(max(keys)) + 1
     assert History.from_dict(history.as_dict()) == history
+
+
+def test_ties_in_validation_auroc_are_broken_by_validation_loss(pneumonia28) -> None:
+    # a label-coded marker makes validation AUROC saturate at 1.0 from the first epoch on;
+    # the best epoch must then be the one with the lowest validation loss, not the first
+    marked = pneumonia28.with_marker(CornerSquare())
+    train_split, val = marked["train"].subset(96, seed=0), marked["val"].subset(64, seed=0)
+    trainer = Trainer(tiny_model(1), train_split, val, TrainConfig(epochs=3, batch_size=32, lr=1e-2, seed=1))
+    history = trainer.fit()
+    aurocs, losses = [e.val_auroc for e in history.epochs], [e.val_loss for e in history.epochs]
+    assert aurocs == [1.0] * 3, f"expected saturated validation AUROC, got {aurocs}"
+    assert history.best_epoch == losses.index(min(losses)) + 1 != 1
 
 
 def test_without_validation_there_is_no_best_epoch(splits) -> None:
