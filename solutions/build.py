@@ -459,6 +459,8 @@ NB02 = [
     then upsample to the image size with
     `torch.nn.functional.interpolate(cam[:, None], size=(H, W), mode="bilinear", align_corners=False)`.
 
+    `layer` is the module whose output holds the feature maps; on the trained model below it is
+    `model.features.relu3`, the output of the last conv block (after BatchNorm and ReLU).
     Get $A^k$ with a forward hook: `handle = layer.register_forward_hook(lambda module, inputs, output: store.append(output))`
     (remove it afterwards with `handle.remove()`), then `torch.autograd.grad(score, A)`.
     """),
@@ -490,16 +492,17 @@ NB02 = [
     only (heat colours: magnitude; red/blue: sign).
     """),
     code("""
-    gray_x = torch.zeros_like(x)
     noise = torch.randn(8, *x.shape, generator=torch.Generator().manual_seed(0))
     maps = {
         "gradient": gradient_saliency(model, x, target),
         "grad × input": grad_x_input(model, x, target),
         "SmoothGrad": smoothgrad(model, x, target, 0.15, noise),
-        "IG (gray)": integrated_gradients(model, x, target, gray_x),
-        "occlusion": occlusion(model, x, target),
-        "Grad-CAM": gradcam(model, x, target, model.features.conv3),
+        "IG (gray)": integrated_gradients(model, x, target, torch.zeros_like(x)),
     }
+    """),
+    code("""
+    maps["occlusion"] = occlusion(model, x, target, patch=8, stride=8)   # no overlap: quicker in a Python loop
+    maps["Grad-CAM"] = gradcam(model, x, target, model.features.relu3)   # the last conv block's output
     show_maps(x, maps, titles, signed=("grad × input", "IG (gray)", "occlusion"))
     """),
     written("describe_three_maps", 3, """
@@ -568,10 +571,13 @@ NB03 = [
     target = 1
 
 
+    PARAMS = {"gradcam": {"layer": "features.relu3"}}    # Grad-CAM on the last conv block's output
+
+
     def signed_map(method):
         \"\"\"A saliency function (model, x, target) -> signed (N, H, W) maps of a labkit method.\"\"\"
         def saliency_fn(model, x, target):
-            attr = explain(model, x, target, method)
+            attr = explain(model, x, target, method, **PARAMS.get(method, {}))
             return attr.signed if attr.signed is not None else attr.maps
         return saliency_fn
     """),
@@ -595,7 +601,9 @@ NB03 = [
                "checks.randomized_similarity(randomized_similarity, hidden=True).require()"),
     code("""
     for method in ("gradient", "gradcam", "guided_backprop"):
-        print(f"{method:>16}: {randomized_similarity(model, x, target, signed_map(method)):+.3f}")
+        value = randomized_similarity(model, x, target, signed_map(method))
+        shown = f"{value:+.3f}" if value == value else "undefined (a map is constant, e.g. all zero after the ReLU)"
+        print(f"{method:>16}: {shown}")
     """),
     md("""
     ## 3.2 The cascade
@@ -655,7 +663,7 @@ NB03 = [
     for method in ("gradient", "gradcam", "guided_backprop"):
         a = signed_map(method)(model, x, target).abs()
         b = signed_map(method)(memorizer.model, x, target).abs()
-        print(f"{method:>16}: Spearman baseline vs random labels {float(spearman(a, b).mean()):+.3f}")
+        print(f"{method:>16}: Spearman baseline vs random labels {float(spearman(a, b).nanmean()):+.3f}")
     """),
     md("""
     A method gives nearly the same map for the baseline and for the model that memorized
@@ -873,10 +881,10 @@ NB04 = [
     """),
     code("""
     METHODS = {"gradient": {}, "smoothgrad": {"n_samples": 8}, "integrated_gradients": {"steps": 16},
-               "occlusion": {}, "gradcam": {}}
+               "occlusion": {"patch": 8, "stride": 8}, "gradcam": {"layer": "features.relu3"}}
 
 
-    def marker_fractions(entry, marker, n=6):
+    def marker_fractions(entry, marker, n=4):
         split = test.with_marker(marker)
         idx = (split.labels == 1).nonzero().flatten()[:n]
         xs, ys = split.images[idx], split.labels[idx]
@@ -885,9 +893,12 @@ NB04 = [
                 for m, kw in METHODS.items()}
 
 
+    rows = {"8 px": marker_fractions(shortcut, corner)}
+    """),
+    code("""
     small = CornerSquare(size=4)
     shortcut4 = lab_model(data, "shortcut", small)
-    rows = {"8 px": marker_fractions(shortcut, corner), "4 px": marker_fractions(shortcut4, small)}
+    rows["4 px"] = marker_fractions(shortcut4, small)
     print(f"{'method':>22}" + "".join(f"{k:>8}" for k in rows))
     for m in METHODS:
         print(f"{m:>22}" + "".join(f"{rows[k][m]:8.2f}" for k in rows))
@@ -939,12 +950,24 @@ NB04 = [
         ax.set_title(data.class_names[y], fontsize=8)
         ax.axis("off")
     plt.show()
-    for name, marker in (("stripe", stripe), ("text", text)):
+    """),
+    md("""
+    Shortcut models trained with the stripe and with burned-in text: how accurate on marked
+    and clean test images, and how much of each map falls on the marker?
+    """),
+    code("""
+    def report(name, marker):
         entry = lab_model(data, "shortcut", marker)
         fr = marker_fractions(entry, marker)
-        print(f"{name:>6}: marked accuracy {entry.metrics['test_marked']['accuracy']:.3f}, clean "
+        print(f"{name}: marked accuracy {entry.metrics['test_marked']['accuracy']:.3f}, clean "
               f"{entry.metrics['test']['accuracy']:.3f}; fraction inside the marker: "
               + ", ".join(f"{m} {v:.2f}" for m, v in fr.items()))
+
+
+    report("stripe", stripe)
+    """),
+    code("""
+    report("text", text)
     """),
     md("""
     **True or false:** a marker stamped in the same place on *every* image, whatever its class
@@ -1014,24 +1037,24 @@ NB05 = [
     def deletion_auc(model, x, target, saliency, steps=16, fill=0.0):
         \"\"\"Area under p_target as the most salient pixels are deleted first: (N,).\"\"\"
         ### BEGIN SOLUTION
-        n = x.shape[0]
-        flat = x.reshape(n, -1)
-        order = saliency.reshape(n, -1).argsort(dim=1, descending=True, stable=True)
+        n, m = x.shape[0], x[0].numel()
+        order = saliency.reshape(n, m).argsort(dim=1, descending=True, stable=True)
+        rank = torch.empty_like(order).scatter_(1, order, torch.arange(m).expand(n, m))   # 0 = most salient
         fractions = torch.linspace(0, 1, steps + 1)
-        scores = []
-        with torch.no_grad():
-            for f in fractions:
-                k = round(float(f) * flat.shape[1])
-                current = flat.clone()
-                current.scatter_(1, order[:, :k], fill)
-                scores.append(model(current.view_as(x)).softmax(1)[:, target])
-        return torch.trapezoid(torch.stack(scores, 1), fractions, dim=1)
+        counts = (fractions * m).round()
+        deleted = rank[:, None, :] < counts[None, :, None]                                # (N, steps + 1, H·W)
+        images = torch.where(deleted, torch.full_like(deleted, fill, dtype=x.dtype), x.reshape(n, 1, m))
+        with torch.no_grad():                                                              # all steps in one batch
+            p = model(images.reshape(-1, *x.shape[1:])).softmax(1)[:, target].view(n, steps + 1)
+        return torch.trapezoid(p, fractions, dim=1)
         ### END SOLUTION
     """),
     check_cell("test_deletion", 3, "checks.deletion_auc(deletion_auc)",
                "checks.deletion_auc(deletion_auc, hidden=True).require()"),
     code("""
-    maps = {m: explain(model, x, target, m).maps for m in ("gradient", "integrated_gradients", "occlusion", "gradcam")}
+    settings = {"gradient": {}, "integrated_gradients": {"steps": 16}, "occlusion": {"stride": 8},
+                "gradcam": {"layer": "features.relu3"}}
+    maps = {m: explain(model, x, target, m, **kw).maps for m, kw in settings.items()}
     maps["random"] = torch.rand(x.shape[0], *x.shape[-2:], generator=torch.Generator().manual_seed(0))
     print(f"{'map':>22} {'deletion (yours)':>17} {'deletion (labkit)':>18} {'insertion (labkit)':>19}")
     for name, s in maps.items():
@@ -1039,6 +1062,12 @@ NB05 = [
         ref = deletion_curve(model, x, target, s, steps=16).auc.mean()
         ins = insertion_curve(model, x, target, s, steps=16).auc.mean()
         print(f"{name:>22} {float(yours):17.3f} {float(ref):18.3f} {float(ins):19.3f}")
+    """),
+    md("""
+    Look at the *random* row. When a random ranking scores about as well as a method, the
+    deletion curve is measuring how the model reacts to gray pixels scattered over the image
+    (inputs it never saw in training) more than the quality of the map. Insertion from a
+    blurred image, or a blurred fill for deletion (`fill="blur"` in labkit), reduces that effect.
     """),
     md("""
     Which statement is right? One letter in `curve_direction`:
@@ -1076,10 +1105,13 @@ NB05 = [
     corner = CornerSquare()
     shortcut = lab_model(data, "shortcut", corner)
     split = test.with_marker(corner)
-    idx = (split.labels == 1).nonzero().flatten()[:6]
+    idx = (split.labels == 1).nonzero().flatten()[:4]
     xm, mask = split.images[idx], corner.mask(split.labels[idx], data.size)
-    for m in ("occlusion", "integrated_gradients", "smoothgrad", "gradient", "gradcam"):
-        print(f"{m:>22}: {float(region_fraction(explain(shortcut.model, xm, 1, m).maps, mask).mean()):.2f}")
+    settings = {"occlusion": {}, "integrated_gradients": {"steps": 16}, "smoothgrad": {"n_samples": 8},
+                "gradient": {}, "gradcam": {"layer": "features.relu3"}}
+    for m, kw in settings.items():
+        share = float(region_fraction(explain(shortcut.model, xm, 1, m, **kw).maps, mask).mean())
+        print(f"{m:>22}: {share:.2f}")
     """),
     md("""
     ## 5.3 Stability
@@ -1109,10 +1141,11 @@ NB05 = [
     check_cell("test_stability", 3, "checks.stability(stability)",
                "checks.stability(stability, hidden=True).require()"),
     code("""
-    noise = 0.03 * torch.randn(x.shape[0], 8, *x.shape[1:], generator=torch.Generator().manual_seed(0))
+    xs = x[:3]
+    noise = 0.03 * torch.randn(xs.shape[0], 6, *xs.shape[1:], generator=torch.Generator().manual_seed(0))
     for m, kw in (("gradient", {}), ("integrated_gradients", {"steps": 16})):
         fn = lambda mdl, imgs, t, m=m, kw=kw: explain(mdl, imgs, t, m, **kw).maps
-        print(f"{m:>22}: stability {float(stability(model, x, target, fn, noise).mean()):.2f}")
+        print(f"{m:>22}: stability {float(stability(model, xs, target, fn, noise).mean()):.2f}")
     """),
     md("""
     ## Explore
@@ -1157,6 +1190,7 @@ LECTURE = [
 
     torch.manual_seed(0)
     data = lab_data()
+    CAM = {"layer": "features.relu3"}     # Grad-CAM on the output of the last conv block (after BatchNorm and ReLU)
     print("fast mode" if fast_mode() else "lab mode")
     print(data.summary())
     """),
@@ -1214,7 +1248,7 @@ LECTURE = [
         p = model(x).softmax(1)[:, 1]
     titles = [f"{data.class_names[int(test.labels[i])]}, p={q:.2f}" for i, q in zip(idx.tolist(), p.tolist())]
     methods = {"gradient": {}, "grad_x_input": {}, "smoothgrad": {"n_samples": 16},
-               "integrated_gradients": {"steps": 32}, "occlusion": {}, "gradcam": {}, "guided_backprop": {}}
+               "integrated_gradients": {"steps": 32}, "occlusion": {}, "gradcam": CAM, "guided_backprop": {}}
     maps = {name: explain(model, x, target, name, **kw).maps for name, kw in methods.items()}
     show_maps(x, maps, titles)
     """),
@@ -1242,7 +1276,8 @@ LECTURE = [
     code("""
     from labkit.sanity import run_cascade
 
-    result = run_cascade(model, x[1:], target, methods=("gradient", "gradcam", "guided_backprop"))
+    result = run_cascade(model, x[1:], target, methods=("gradient", "gradcam", "guided_backprop"),
+                         method_params={"gradcam": CAM})
     print(result.to_text(metrics=("spearman_abs",)))
     for method in result.methods:
         plt.plot(result.layers, result.values(method).nanmean(1), marker="o", label=method)
@@ -1263,8 +1298,9 @@ LECTURE = [
     print(f"memorized {memorizer.metrics['train_acc']:.0%} of the permuted labels; "
           f"test AUROC {memorizer.metrics['test']['auroc']:.2f}")
     for method in ("gradient", "gradcam", "guided_backprop"):
-        a = explain(model, x, target, method).maps
-        b = explain(memorizer.model, x, target, method).maps
+        kw = CAM if method == "gradcam" else {}
+        a = explain(model, x, target, method, **kw).maps
+        b = explain(memorizer.model, x, target, method, **kw).maps
         print(f"{method:>16}: Spearman baseline vs random labels {float(spearman(a, b).nanmean()):+.2f}")
     """),
     md("""
@@ -1286,15 +1322,19 @@ LECTURE = [
     print(f"accuracy: marked {shortcut.metrics['test_marked']['accuracy']:.3f}, "
           f"clean {shortcut.metrics['test']['accuracy']:.3f}")
     marked = test.with_marker(corner)
-    pn = (marked.labels == 1).nonzero().flatten()[:6]
+    pn = (marked.labels == 1).nonzero().flatten()[:4]
     xm, mask = marked.images[pn], corner.mask(marked.labels[pn], data.size)
     with torch.no_grad():
         drop = shortcut.model(xm).softmax(1)[:, 1] - shortcut.model(test.images[pn]).softmax(1)[:, 1]
     print("p(pneumonia) lost when the marker is removed:", [round(v, 2) for v in drop.tolist()])
-    for method in ("occlusion", "integrated_gradients", "smoothgrad", "gradient", "gradcam"):
-        share = float(region_fraction(explain(shortcut.model, xm, 1, method).maps, mask).mean())
+    settings = {"occlusion": {}, "integrated_gradients": {"steps": 16}, "smoothgrad": {"n_samples": 8},
+                "gradient": {}, "gradcam": {"layer": "features.relu3"}}
+    for method, kw in settings.items():
+        share = float(region_fraction(explain(shortcut.model, xm, 1, method, **kw).maps, mask).mean())
         print(f"{method:>22}: {share:.2f} of the saliency inside the marker")
-    show_maps(xm[:4], {m: explain(shortcut.model, xm[:4], 1, m).maps for m in ("gradient", "occlusion", "gradcam")})
+    """),
+    code("""
+    show_maps(xm[:3], {m: explain(shortcut.model, xm[:3], 1, m, **settings[m]).maps for m in ("gradient", "occlusion", "gradcam")})
     """),
     md("""
     ## 6. Scoring explanations
@@ -1310,8 +1350,8 @@ LECTURE = [
 
     xs = x[1:]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for method in ("gradient", "integrated_gradients", "occlusion", "gradcam"):
-        s = explain(model, xs, target, method).maps
+    for method, kw in (("gradient", {}), ("integrated_gradients", {"steps": 16}), ("occlusion", {}), ("gradcam", CAM)):
+        s = explain(model, xs, target, method, **kw).maps
         d, i = deletion_curve(model, xs, target, s, steps=16), insertion_curve(model, xs, target, s, steps=16)
         axes[0].plot(d.fractions, d.scores.mean(0), label=f"{method} ({float(d.auc.mean()):.2f})")
         axes[1].plot(i.fractions, i.scores.mean(0), label=f"{method} ({float(i.auc.mean()):.2f})")
@@ -1321,8 +1361,10 @@ LECTURE = [
         ax.legend(fontsize=7)
     axes[0].set_ylabel("p(target)")
     plt.show()
-    for method in ("gradient", "integrated_gradients"):
-        r = stability(model, xs, target, method, sigma=0.03, n=8)
+    """),
+    code("""
+    for method, kw in (("gradient", {}), ("integrated_gradients", {"steps": 16})):
+        r = stability(model, xs, target, method, sigma=0.03, n=6, **kw)
         print(f"{method:>22}: stability {float(r.correlation.nanmean()):.2f}")
     """),
     md("""

@@ -69,7 +69,7 @@ class GradeReport:
 
     def to_text(self, verbose: bool = False) -> str:
         width = max([len("grade_id")] + [len(r.grade_id) for r in self.rows])
-        lines = [f"{self.notebook}", f"{'grade_id':<{width}}  {'points':>11}  status"]
+        lines = [f"{self.notebook}", f"{'grade_id':<{width}}  {'points':^11}  status"]
         for r in self.rows:
             pts = "—" if r.points is None else f"{r.points:g}"
             lines.append(f"{r.grade_id:<{width}}  {pts:>5} / {r.max_points:<3g}  {r.status}")

@@ -117,8 +117,8 @@ def normalize(answer: Any, kind: Kind, options: Sequence[str] = (), length: int 
             values = [int(v) for v in answer]
         except (TypeError, ValueError):
             raise AnswerFormatError(f"expected a tuple of integers, got {answer!r}") from None
-        if any(float(v) != int(v) for v in answer) or len(values) != length:
-            raise AnswerFormatError(f"expected {length} integers, got {answer!r}")
+        if any(float(v) != int(v) for v in answer):
+            raise AnswerFormatError(f"expected integers, got {answer!r}")
         return ",".join(str(v) for v in values)
     raise ValueError(f"unknown question kind {kind!r}")
 
@@ -175,6 +175,54 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in (
 )}
 
 
+#: Targeted hints for common wrong answers, keyed by the digest of that wrong answer.
+_WRONG_ANSWER_HINTS: dict[str, dict[str, str]] = {
+    '01_q_always_pneumonia': {
+        '5e999552275bf05ff2b3b20562c3f2650f4e8db5eec9e255ed74daed54c96155':
+            '0.5 is its balanced accuracy (sensitivity 1, specificity 0); the question asks for the plain accuracy',
+        'b9a329696375de5dfa775833a88ae0c8a9a052d7651778ac031446f9f7e15774':
+            'that is the share of normal test images, which this model gets all wrong',
+    },
+    '01_q_which_metric': {
+        'ce0dc8970913a65231edeae691c6dab213fc12d4301c17798fe7d4909c21f6a7':
+            'its accuracy looks respectable because most test images show pneumonia: that is the trap',
+        '9929f8653ed5c041832797735ebcb95cd5b917438734460e184b5cea799cb4fe':
+            'its sensitivity is perfect: it finds every pneumonia case',
+    },
+    '02_q_black_baseline': {
+        '1c5f99fd5a9b3d4afd8a0945b808bb234a2cc6be773872929bfcaedb6ab7aabf':
+            'mid-gray pixels get zero with the gray baseline; here x′ = −1.0',
+    },
+    '03_q_gxi_zero': {
+        '7baac7eca34aed827c1c62729037d1c4fbb4cf35a9034b6564a55d67e01c3e56':
+            "that holds in [0, 1]-scaled images, where black is 0; in labkit's scale black is −1.0",
+    },
+    '03_q_map_shape': {
+        'd6a42791a9eff62ef8ad0b07d1fb28399ab60fcb568a35126d7494d8909642e3':
+            "labkit's maps have no channel axis: it is summed away",
+    },
+    '03_q_gradcam_size': {
+        '3104b9e7274db8b1826960847b27ba8f6c96c645fcc5825cb1c06b473bf629b3':
+            'that is the size after upsampling; the feature maps themselves are smaller',
+    },
+    '03_q_linear_model': {
+        'd000f0b4bf526b9891728b7d4d6c94a847fc44b00c52e42aacd8b1c5d41e609f':
+            'IG multiplies the gradient by (x − x′), so IG and the plain gradient differ',
+        '104f61689354de9a705af9bbd441fbff3ce87910d57288021d3ef33e00ac07a5':
+            'the gradient of w·x + b is w, whatever the image',
+    },
+    '04_q_control_marker': {
+        '3a1bb19903c76626fb3bd87fd991548a740eb8970e4bb30237296b0ea91d7cc9':
+            'a marker that is the same for both classes tells the model nothing about the label',
+    },
+    '04_q_small_marker': {
+        '2e498bce8d5d9952f4792dab39ba90d5843a90486953ad897f5fd7a727c95fa7':
+            'an 8×8 patch covers a 4-pixel marker completely, so hiding it changes the prediction',
+    },
+}
+
+
+
 def _question_check(qid: str) -> None:
     q = QUESTIONS[qid]
 
@@ -194,7 +242,8 @@ def _grade(ck: Checker, q: Question, answer: Any) -> None:
         raise ck.fail(f"your answer cannot be read: {exc}", f"expected {q.expected_format()}")
     d = hashlib.sha256(f"{_SALT}|{q.id}|{text}".encode()).hexdigest()
     if d != q.digest:
-        raise ck.fail(f"{text!r} is not correct", q.hints.get(d) or q.hint or None)
+        hint = _WRONG_ANSWER_HINTS.get(q.id, {}).get(d) or q.hints.get(d) or q.hint or None
+        raise ck.fail(f"{text!r} is not correct", hint)
     ck.award(q.points, f"{text!r} is correct")
 
 

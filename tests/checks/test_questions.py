@@ -73,10 +73,21 @@ def test_normalize(answer, kind, kwargs, expected):
     ("many", "number", {}),
     (float("nan"), "number", {}),
     ((8, 64.5), "ints", {"length": 2}),
+    ("8x64", "ints", {"length": 2}),
 ])
 def test_normalize_rejects_bad_formats(answer, kind, kwargs):
     with pytest.raises(AnswerFormatError):
         normalize(answer, kind, **kwargs)
+
+
+@pytest.mark.parametrize("qid, wrong, fragment", [
+    ("01_q_always_pneumonia", 0.5, "balanced accuracy"),
+    ("03_q_map_shape", (8, 1, 64, 64), "no channel axis"),
+    ("03_q_gxi_zero", "a", "[0, 1]-scaled"),
+    ("04_q_control_marker", True, "tells the model nothing"),
+])
+def test_common_wrong_answers_get_targeted_hints(qid, wrong, fragment):
+    assert fragment in checks.question(qid, wrong).feedback[-1]
 
 
 def test_unanswered_and_unreadable_answers_are_feedback():
