@@ -69,7 +69,8 @@ HOW_TO = """
 seeded models, shows feedback that names the likely mistake, and prints your points.
 Run cells from the top; the checks take a few seconds each. Pixels are in [-1, 1]
 (−1 black, 0 mid-gray, 1 white); images are batches `x` of shape `(N, 1, H, W)`;
-class 0 is *normal*, class 1 is *pneumonia*.
+class 0 is *normal*, class 1 is *pneumonia*. When a GPU is present the data and models live on
+it: create new tensors on the images' device (`torch.zeros(..., device=x.device)`).
 """
 
 SETUP = """
@@ -329,7 +330,7 @@ NB02 = [
         \"\"\"Mean |gradient| over the copies clamp(x + sigma * noise[k], -1, 1).\"\"\"
         ### BEGIN SOLUTION
         n = noise.shape[0]
-        noisy = (x[None] + sigma * noise).clamp(-1.0, 1.0).reshape(-1, *x.shape[1:]).requires_grad_(True)
+        noisy = (x[None] + sigma * noise.to(x.device)).clamp(-1.0, 1.0).reshape(-1, *x.shape[1:]).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(noisy)[:, target].sum(), noisy)
         return grad.view(n, *x.shape).abs().mean(0).sum(1)
         ### END SOLUTION
@@ -351,7 +352,7 @@ NB02 = [
     def integrated_gradients(model, x, target, baseline, steps=32):
         \"\"\"Signed IG with the midpoint rule: (N, 1, H, W) → (N, H, W).\"\"\"
         ### BEGIN SOLUTION
-        alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps
+        alphas = (torch.arange(steps, dtype=x.dtype, device=x.device) + 0.5) / steps
         path = baseline[None] + alphas.view(-1, 1, 1, 1, 1) * (x - baseline)[None]      # (m, N, 1, H, W)
         path = path.reshape(-1, *x.shape[1:]).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(path)[:, target].sum(), path)
@@ -435,8 +436,8 @@ NB02 = [
         \"\"\"Mean drop of p_target over the windows covering each pixel: (N, H, W).\"\"\"
         ### BEGIN SOLUTION
         n, _, h, w = x.shape
-        total = torch.zeros(n, h, w)
-        count = torch.zeros(h, w)
+        total = torch.zeros(n, h, w, device=x.device)
+        count = torch.zeros(h, w, device=x.device)
         with torch.no_grad():
             p = model(x).softmax(1)[:, target]
             for top in range(0, h - patch + 1, stride):
@@ -492,7 +493,7 @@ NB02 = [
     only (heat colours: magnitude; red/blue: sign).
     """),
     code("""
-    noise = torch.randn(8, *x.shape, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(8, *x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)
     maps = {
         "gradient": gradient_saliency(model, x, target),
         "grad × input": grad_x_input(model, x, target),
@@ -1039,8 +1040,8 @@ NB05 = [
         ### BEGIN SOLUTION
         n, m = x.shape[0], x[0].numel()
         order = saliency.reshape(n, m).argsort(dim=1, descending=True, stable=True)
-        rank = torch.empty_like(order).scatter_(1, order, torch.arange(m).expand(n, m))   # 0 = most salient
-        fractions = torch.linspace(0, 1, steps + 1)
+        rank = torch.empty_like(order).scatter_(1, order, torch.arange(m, device=x.device).expand(n, m))  # 0 = top
+        fractions = torch.linspace(0, 1, steps + 1, device=x.device)
         counts = (fractions * m).round()
         deleted = rank[:, None, :] < counts[None, :, None]                                # (N, steps + 1, H·W)
         images = torch.where(deleted, torch.full_like(deleted, fill, dtype=x.dtype), x.reshape(n, 1, m))
@@ -1055,7 +1056,7 @@ NB05 = [
     settings = {"gradient": {}, "integrated_gradients": {"steps": 16}, "occlusion": {"stride": 8},
                 "gradcam": {"layer": "features.relu3"}}
     maps = {m: explain(model, x, target, m, **kw).maps for m, kw in settings.items()}
-    maps["random"] = torch.rand(x.shape[0], *x.shape[-2:], generator=torch.Generator().manual_seed(0))
+    maps["random"] = torch.rand(x.shape[0], *x.shape[-2:], generator=torch.Generator().manual_seed(0)).to(x.device)
     print(f"{'map':>22} {'deletion (yours)':>17} {'deletion (labkit)':>18} {'insertion (labkit)':>19}")
     for name, s in maps.items():
         yours = deletion_auc(model, x, target, s).mean()
@@ -1142,7 +1143,7 @@ NB05 = [
                "checks.stability(stability, hidden=True).require()"),
     code("""
     xs = x[:3]
-    noise = 0.03 * torch.randn(xs.shape[0], 6, *xs.shape[1:], generator=torch.Generator().manual_seed(0))
+    noise = 0.03 * torch.randn(xs.shape[0], 6, *xs.shape[1:], generator=torch.Generator().manual_seed(0)).to(x.device)
     for m, kw in (("gradient", {}), ("integrated_gradients", {"steps": 16})):
         fn = lambda mdl, imgs, t, m=m, kw=kw: explain(mdl, imgs, t, m, **kw).maps
         print(f"{m:>22}: stability {float(stability(model, xs, target, fn, noise).mean()):.2f}")

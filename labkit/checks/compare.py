@@ -17,7 +17,7 @@ import torch
 
 from labkit.checks.runner import Checker
 
-#: (message, hint-or-None, thunk computing the wrong variant's output)
+#: (message naming the mistake, thunk computing what that wrong implementation returns)
 Variant = tuple[str, Callable[[], torch.Tensor]]
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from labkit.checks import fixtures
-from labkit.checks.compare import as_maps, close, diagnose, to_tensor
+from labkit.checks.compare import close, diagnose, to_tensor
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.evaluate import deletion_curve, region_fraction as region_fraction_reference

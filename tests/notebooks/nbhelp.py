@@ -1,10 +1,11 @@
 """Shared machinery of the notebook tests (imported as ``nbhelp``).
 
-Executing notebooks dominates the run time, so it starts early: as soon as pytest
-has collected a notebook test, a background pipeline trains the fast-mode models
-once into a session cache (``python -m labkit.checks.lab``) and then executes every
-notebook the tests need, two at a time, each in its own kernel with nbgrader's 30 s
-per-cell limit. Tests wait only for the notebook they inspect.
+Executing notebooks dominates the run time, so it happens in the background: with
+the first notebook test, a pipeline trains the fast-mode models once into a session
+cache (``python -m labkit.checks.lab``) and then executes every notebook the tests
+need, two at a time, each in its own kernel with nbgrader's 30 s per-cell limit.
+Tests wait only for the notebook they inspect. Set LABKIT_TEST_CACHE_DIR to keep the
+trained models between runs, LABKIT_TEST_KEEP=1 to keep the executed notebooks.
 """
 from __future__ import annotations
 
