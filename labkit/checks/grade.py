@@ -102,7 +102,9 @@ def cell_feedback(cell: NotebookNode) -> tuple[str, ...]:
     """Plain-text feedback of an executed cell: the checks' reports and error lines."""
     lines: list[str] = []
     for out in cell.get("outputs", []):
-        if out.output_type == "error":
+        if out.output_type == "error" and out.ename in ("KeyboardInterrupt", "CellTimeoutError"):
+            lines.append("the cell was stopped: it ran longer than the time limit")
+        elif out.output_type == "error":
             lines.append(f"{out.ename}: {_ANSI.sub('', out.evalue)}".strip())
         elif out.output_type == "display_data":
             text = out.get("data", {}).get("text/plain", "")
@@ -118,7 +120,10 @@ def execute(nb: NotebookNode, cwd: str | Path, timeout: int = 30, kernel_name: s
     from nbclient import NotebookClient
 
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3")
+    timeout_error = {"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {timeout} s",
+                     "traceback": [f"CellTimeoutError: the cell ran longer than {timeout} s"]}
     client = NotebookClient(nb, timeout=timeout, kernel_name=name, allow_errors=True,
+                            error_on_timeout=timeout_error, interrupt_on_timeout=True,  # like nbgrader: go on
                             resources={"metadata": {"path": str(cwd)}})
     client.execute()
     return nb
@@ -146,6 +151,8 @@ def grade_notebook(path: str | Path, execute_first: bool = True, timeout: int = 
         gid, max_points = str(meta.get("grade_id")), float(meta.get("points", 0))
         if cell.cell_type == "markdown" or is_solution(cell):
             report.rows.append(GradeRow(gid, "manual", None, max_points))
+        elif execute_first and cell.get("execution_count") is None:
+            report.rows.append(GradeRow(gid, "auto", 0.0, max_points, ("the cell did not run",)))
         else:
             report.rows.append(GradeRow(gid, "auto", cell_points(cell), max_points, cell_feedback(cell)))
     return report

@@ -46,3 +46,19 @@ def test_cell_points_follow_nbgrader_rules():
     assert cell_points(cell) == 0
     cell.outputs = []
     assert cell_points(cell) == 3
+
+
+def test_a_cell_timeout_scores_zero_and_grading_goes_on(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    slow = nbformat.v4.new_code_cell("import time\ntime.sleep(5)\n1.0")
+    fast = nbformat.v4.new_code_cell("2.0")
+    for i, cell in enumerate((slow, fast)):
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": f"t{i}",
+                                     "points": 2, "schema_version": 3}
+    nb.cells = [slow, fast]
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, str(path))
+    report = grade_notebook(path, timeout=2)
+    assert [r.points for r in report.rows] == [0.0, 2.0]
+    assert "longer than the time limit" in report.rows[0].feedback[0]
