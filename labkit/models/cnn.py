@@ -27,6 +27,9 @@ class SmallCNN(nn.Module):
         Dropout probability before the last layer.
     """
 
+    #: default Grad-CAM target: the output of the last conv block (after BN and ReLU)
+    cam_layer = "features.relu3"
+
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16,
                  hidden: int = 128, dropout: float = 0.3) -> None:
         super().__init__()

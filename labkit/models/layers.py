@@ -23,6 +23,23 @@ def last_conv_layer(model: nn.Module) -> str:
     return convs[-1]
 
 
+def default_cam_layer(model: nn.Module) -> str:
+    """The layer CAM methods hook by default: ``model.cam_layer`` when the model names
+    one (the output of its last conv block, after BatchNorm and ReLU), else the last
+    ``nn.Conv2d``. Hooking a raw conv output before BatchNorm/ReLU can make
+    ``ReLU(Σ_k α_k A^k)`` vanish everywhere, so the block output is preferred.
+    """
+    name = getattr(model, "cam_layer", None)
+    return name if isinstance(name, str) and name in dict(model.named_modules()) else last_conv_layer(model)
+
+
+def cam_layer_choices(model: nn.Module) -> list[str]:
+    """Layers offered to CAM methods: the conv layers plus the model's default CAM layer."""
+    names = list(conv_layers(model))
+    default = default_cam_layer(model) if names else None
+    return names + [default] if default is not None and default not in names else names
+
+
 def get_layer(model: nn.Module, name: str) -> nn.Module:
     """The submodule called ``name``; the error lists valid conv layer names."""
     modules = dict(model.named_modules())

@@ -29,6 +29,9 @@ class BasicBlock(nn.Module):
 class SmallResNet(nn.Module):
     """ResNet with a 3×3 stem and three stages of one BasicBlock each."""
 
+    #: default Grad-CAM target: the output of the last residual block
+    cam_layer = "layer3"
+
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
