@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -35,6 +36,7 @@ from labkit.models import SmallCNN  # noqa: E402
 SIZE, WIDTH, BATCH = 64, 16, 64
 SG = dict(n_samples=25, sigma=0.15)
 IG_STEPS, PATCH, STRIDE = 32, 8, 4
+NOISE = 0.05  # relative timing tolerance for "not slower than the reference"
 Fn = Callable[[torch.Tensor, torch.Tensor], object]
 
 
@@ -164,25 +166,41 @@ LABKIT_PARAMS: dict[str, dict[str, object]] = {
 
 
 # ----------------------------------------------------------------- timing
-def timeit(fn: Fn, x: torch.Tensor, t: torch.Tensor, repeats: int, budget_s: float = 4.0) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up (fewer repeats if slow)."""
+def _once(fn: Fn, x: torch.Tensor, t: torch.Tensor) -> float:
     start = time.perf_counter()
     fn(x, t)
-    first = time.perf_counter() - start
-    n = max(1, min(repeats, int(budget_s / max(first, 1e-9))))
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn(x, t)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time.perf_counter() - start
+
+
+def time_interleaved(fns: dict[str, Fn], x: torch.Tensor, t: torch.Tensor, repeats: int,
+                     budget_s: float = 25.0) -> dict[str, float]:
+    """Median seconds per implementation.
+
+    Calls are interleaved (labkit, reference, loop, labkit, ...) so that load
+    from other processes, or a host that changes speed, hits every
+    implementation alike. The first call of each is a warm-up, except for slow
+    calls (over 1 s), where it counts as a sample; slow implementations are
+    repeated fewer times (at least once, within ``budget_s``) to keep the run short.
+    """
+    first = {k: _once(fn, x, t) for k, fn in fns.items()}
+    times: dict[str, list[float]] = {k: [v] if v > 1.0 else [] for k, v in first.items()}
+    # fast calls (a few ms) get up to 200 samples: their medians need many to be stable
+    wanted = {k: max(1, min(max(repeats, int(0.5 / v)), 200, int(budget_s / v))) for k, v in first.items()}
+    while any(len(times[k]) < wanted[k] for k in fns):
+        for k, fn in fns.items():
+            if len(times[k]) < wanted[k]:
+                times[k].append(_once(fn, x, t))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = torch.device(args.device)
     model = SmallCNN(width=WIDTH).to(dev).eval()
@@ -194,29 +212,38 @@ def main() -> None:
     captum["scorecam"] = loops["scorecam"]  # reference for Score-CAM: per-mask loop
 
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, "
-          f"SmallCNN(width={WIDTH}) at {SIZE}×{SIZE}; times in ms (median)")
+          f"SmallCNN(width={WIDTH}) at {SIZE}×{SIZE}; times in ms (median); "
+          f"load average before {os.getloadavg()[0]:.1f}")
     head = f"{'method':<22}{'N':>4}{'labkit':>10}{'captum':>10}{'loop':>10}{'captum/lk':>11}{'loop/lk':>9}"
     print(head + "\n" + "-" * len(head))
     failures: list[str] = []
     for name in list_explainers():
         params = LABKIT_PARAMS.get(name, {})
-        ours: Fn = lambda x, t, name=name, params=params: explain(model, x, t, method=name, **params)  # noqa: E731
+        fns: dict[str, Fn] = {"labkit": lambda x, t, name=name, params=params: explain(model, x, t, method=name,
+                                                                                     **params)}
+        if name in captum:
+            fns["captum"] = captum[name]
+        if name in loops:
+            fns["loop"] = loops[name]
         for n in (1, BATCH):
-            x, t = x64[:n], t64[:n]
-            lk = timeit(ours, x, t, args.repeats)
-            ref = timeit(captum[name], x, t, args.repeats) if name in captum else math.nan
-            lp = timeit(loops[name], x, t, args.repeats if n == 1 else 1) if name in loops else math.nan
+            res = time_interleaved(fns, x64[:n], t64[:n], args.repeats)
+            lk, ref, lp = res["labkit"], res.get("captum", math.nan), res.get("loop", math.nan)
             print(f"{name:<22}{n:>4}{lk * 1e3:>10.1f}{ref * 1e3:>10.1f}{lp * 1e3:>10.1f}"
                   f"{ref / lk:>11.2f}{lp / lk:>9.2f}")
             failures += check_targets(name, n, lk, ref)
-    print("\ntargets: " + ("all met" if not failures else "NOT met:\n  " + "\n  ".join(failures)))
+    print(f"\nload average after {os.getloadavg()[0]:.1f} (other processes inflate wall-clock times)")
+    print("targets: " + ("all met" if not failures else "NOT met:\n  " + "\n  ".join(failures)))
 
 
 def check_targets(name: str, n: int, lk: float, ref: float) -> list[str]:
-    """The latency targets of the lab (CPU, SmallCNN width 16, 64×64)."""
+    """The latency targets of the lab (CPU, SmallCNN width 16, 64×64).
+
+    "Not slower than the reference" allows ``NOISE`` (5 %): one-image gradient
+    calls take about 2 ms, where timer and scheduler noise is of that order.
+    """
     out = []
-    if not math.isnan(ref) and lk > ref:
-        out.append(f"{name} N={n}: slower than the reference ({lk * 1e3:.1f} vs {ref * 1e3:.1f} ms)")
+    if not math.isnan(ref) and lk > ref * (1 + NOISE):
+        out.append(f"{name} N={n}: slower than the reference ({lk * 1e3:.2f} vs {ref * 1e3:.2f} ms)")
     if name in ("occlusion", "scorecam") and not math.isnan(ref) and ref / lk < 2:
         out.append(f"{name} N={n}: less than 2× faster than the reference ({ref / lk:.2f}×)")
     limit = 0.150 if name in ("occlusion", "scorecam") else 0.050

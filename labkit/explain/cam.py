@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.errors import InputError
-from labkit.explain.base import Attribution, Explainer, Param, chunks, target_scores
+from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, target_scores
 from labkit.models.layers import conv_layers, get_layer
 
 LAYER_PARAM = Param("layer", "layer", None,
@@ -41,12 +41,13 @@ class CAMExplainer(Explainer):
                 shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise InputError(f"layer {self.config['layer']!r} outputs {shape}, not (N, K, h, w) feature "
                                  f"maps; choose a conv layer: {list(conv_layers(self.model))}")
+            # downstream in-place ops (ReLU(inplace=True)) must not touch what is stored
             if not with_grad:
-                store.append(out)
+                store.append(out.clone())
                 return None
             act = out.detach().requires_grad_(True)
             store.append(act)
-            return act.clone()  # downstream in-place ops must not touch the leaf
+            return act.clone()
 
         handle = layer.register_forward_hook(hook)
         try:
@@ -66,7 +67,7 @@ class CAMExplainer(Explainer):
             acts.append(store[0].detach())
             grads.append(torch.zeros_like(store[0]) if g is None else g)
             scores.append(s.detach())
-        return torch.cat(acts), torch.cat(grads), torch.cat(scores)
+        return cat(acts), cat(grads), cat(scores)
 
     def _cam_result(self, acts: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],
                     **extras: object) -> Attribution:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from labkit.explain.base import Attribution, Explainer, chunks, register, target_scores
+from labkit.explain.base import Attribution, Explainer, cat, chunks, register, target_scores
 
 
 def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
@@ -38,7 +38,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
             (g,) = torch.autograd.grad(s.sum(), xi, allow_unused=True)
         grads.append(torch.zeros_like(xi) if g is None else g)
         scores.append(s.detach())
-    return torch.cat(grads), torch.cat(scores)
+    return cat(grads), cat(scores)
 
 
 @register("gradient")

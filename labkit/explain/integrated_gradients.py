@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.errors import InputError
-from labkit.explain.base import Attribution, Explainer, Param, chunks, register, target_scores
+from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, register, target_scores
 from labkit.explain.gradient import input_gradients
 from labkit.validation import check_images
 
@@ -113,11 +113,11 @@ class IntegratedGradients(Explainer):
             grads, _ = input_gradients(self.model, path, target.repeat(a.shape[0]), chunk)
             total += grads.view(a.shape[0], *x.shape).sum(0)
         attr = delta * (total / steps)
-        score, base_score = self._scores(torch.cat([x, base]), target.repeat(2), chunk).chunk(2)
+        score, base_score = self._scores(cat([x, base]), target.repeat(2), chunk).chunk(2)
         gap = attr.sum((1, 2, 3)) - (score - base_score)
         return self._signed_result(attr, score=score, baseline_score=base_score,
                                    completeness_gap=gap, baseline=base)
 
     def _scores(self, x: torch.Tensor, target: torch.Tensor, chunk: int) -> torch.Tensor:
         with torch.no_grad():
-            return torch.cat([target_scores(self.model(x[sl]), target[sl]) for sl in chunks(len(x), chunk)])
+            return cat([target_scores(self.model(x[sl]), target[sl]) for sl in chunks(len(x), chunk)])

@@ -6,7 +6,7 @@ import math
 import torch
 
 from labkit.errors import InputError
-from labkit.explain.base import Attribution, Explainer, Param, chunks, register, target_probs
+from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, register, target_probs
 
 
 def window_starts(size: int, patch: int, stride: int) -> list[int]:
@@ -63,17 +63,20 @@ class Occlusion(Explainer):
             raise InputError(f"stride {stride} is larger than patch {patch}: pixels would be skipped; "
                              f"choose a stride in [1, {patch}]")
         masks = occlusion_masks(h, w, patch, stride, x.device)
-        nw, chunk = masks.shape[0], self.chunk_size(x)
+        nw = masks.shape[0]
+        # one extra all-False mask: the unoccluded image rides along in the same batches
+        masks_ext = torch.cat([masks, masks.new_zeros(1, h, w)])
         fill_t = torch.tensor(fill, dtype=x.dtype, device=x.device)
         with torch.no_grad():
-            prob = torch.cat([target_probs(self.model(x[sl]), target[sl]) for sl in chunks(n, chunk)])
-            occluded = []
-            for sl in chunks(n * nw, chunk):
+            probs = []
+            for sl in chunks(n * (nw + 1), self.chunk_size(x)):
                 idx = torch.arange(sl.start, sl.stop, device=x.device)
-                img, win = idx // nw, idx % nw
-                batch = torch.where(masks[win, None], fill_t, x[img])
-                occluded.append(target_probs(self.model(batch), target[img]))
-            drops = prob[:, None] - torch.cat(occluded).view(n, nw)
+                img, win = idx // (nw + 1), idx % (nw + 1)
+                batch = torch.where(masks_ext[win, None], fill_t, x[img])
+                probs.append(target_probs(self.model(batch), target[img]))
+            probs = cat(probs).view(n, nw + 1)
+            prob = probs[:, nw]
+            drops = prob[:, None] - probs[:, :nw]
             weights = masks.flatten(1).to(x.dtype)
             maps = (drops @ weights) / weights.sum(0)
         maps = maps.view(n, h, w)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from labkit.explain.base import Attribution, chunks, register, target_probs
+from labkit.explain.base import Attribution, cat, chunks, register, target_probs
 from labkit.explain.cam import CAMExplainer, upsample
 
 
@@ -47,7 +47,7 @@ class ScoreCAM(CAMExplainer):
             with self._capture(store, with_grad=False):
                 for sl in chunks(n, chunk):
                     self.model(x[sl])
-            acts = torch.cat(store)
+            acts = cat(store)
             k = acts.shape[1]
             weights = []
             for sl in chunks(n * k, chunk):
@@ -56,5 +56,5 @@ class ScoreCAM(CAMExplainer):
                 masks, valid = normalized_masks(acts.flatten(0, 1)[sl], size)
                 p = target_probs(self.model(x[img] * masks[:, None]), target[img])
                 weights.append(torch.where(valid, p, torch.zeros_like(p)))
-            weights = torch.cat(weights).view(n, k)
+            weights = cat(weights).view(n, k)
         return self._cam_result(acts, weights, size)

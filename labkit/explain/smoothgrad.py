@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from labkit.explain.base import Attribution, Explainer, Param, register
+from labkit.explain.base import Attribution, Explainer, Param, chunks, register
 from labkit.explain.gradient import input_gradients
 from labkit.validation import PIXEL_MAX, PIXEL_MIN
 
@@ -39,8 +39,8 @@ class SmoothGrad(Explainer):
         chunk = self.chunk_size(x)
         per_pass = max(1, chunk // x.shape[0])  # samples per batched pass
         sum_grad, sum_abs = torch.zeros_like(x), torch.zeros_like(x)
-        for start in range(0, n, per_pass):
-            k = min(per_pass, n - start)
+        for sl in chunks(n, per_pass):
+            k = sl.stop - sl.start
             noisy = torch.stack([self._noisy(x, sigma, gen) for _ in range(k)])
             grads, _ = input_gradients(self.model, noisy.flatten(0, 1), target.repeat(k), chunk)
             grads = grads.view(k, *x.shape)
