@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from labkit.errors import InputError
-from labkit.models.layers import get_layer, last_conv_layer
+from labkit.models.layers import default_cam_layer, get_layer
 from labkit.validation import check_images, check_targets
 
 ParamKind = Literal["int", "float", "choice", "bool", "layer"]
@@ -44,7 +44,7 @@ class Param:
 
     ``kind`` is ``"int"``, ``"float"``, ``"choice"``, ``"bool"`` or ``"layer"``
     (a module name of the model, offered from ``labkit.models.conv_layers(model)``;
-    ``None`` means the last conv layer). ``min`` and ``max`` are inclusive;
+    ``None`` means the model's default CAM layer: its last conv block output, else the last conv layer). ``min`` and ``max`` are inclusive;
     ``None`` means unbounded (for ``patch``/``stride`` the image size is the
     bound, checked when the method runs).
     """
@@ -79,7 +79,7 @@ class Param:
             return f"one of {list(self.choices)}"
         if self.kind == "bool":
             return "True or False"
-        return "a layer name of the model, or None for the last conv layer"
+        return "a layer name of the model, or None for its default CAM layer"
 
     def check(self, value: object) -> object:
         """Return ``value`` converted to the parameter's type, or raise :class:`InputError`."""
@@ -294,7 +294,7 @@ class Explainer:
         for spec in self.params:
             value = self._check_value(spec, given.get(spec.name, spec.default))
             if spec.kind == "layer":
-                value = last_conv_layer(self.model) if value is None else value
+                value = default_cam_layer(self.model) if value is None else value
                 get_layer(self.model, value)  # raises InputError listing the conv layers
             config[spec.name] = value
         return config

@@ -17,7 +17,7 @@ from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, targ
 from labkit.models.layers import conv_layers, get_layer
 
 LAYER_PARAM = Param("layer", "layer", None,
-                    description="conv layer whose feature maps are weighted (None = last conv layer)")
+                    description="layer whose feature maps are weighted (None = the model's last conv block output)")
 
 
 class CAMExplainer(Explainer):

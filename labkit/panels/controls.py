@@ -14,15 +14,15 @@ import ipywidgets as W
 from torch import nn
 
 from labkit.explain import Param
-from labkit.models import conv_layers, last_conv_layer
+from labkit.models import cam_layer_choices, default_cam_layer
 
 SLIDER_MAX_STEPS = 1000
 _STYLE = {"description_width": "initial"}
 
 
 def layer_options(model: nn.Module | None) -> list[str]:
-    """Conv layer names of ``model`` (the choices of a ``"layer"`` parameter)."""
-    return list(conv_layers(model)) if model is not None else []
+    """Layers a CAM method may hook (the choices of a ``"layer"`` parameter)."""
+    return cam_layer_choices(model) if model is not None else []
 
 
 def param_widget(spec: Param, image_size: int = 64, model: nn.Module | None = None) -> W.ValueWidget:
@@ -38,7 +38,7 @@ def param_widget(spec: Param, image_size: int = 64, model: nn.Module | None = No
     elif spec.kind == "layer":
         common.pop("continuous_update")
         opts = layer_options(model)
-        value = (spec.default if spec.default in opts else (last_conv_layer(model) if opts else None))
+        value = (spec.default if spec.default in opts else (default_cam_layer(model) if opts else None))
         w = W.Dropdown(options=opts, value=value, **common)
     elif spec.kind == "int":
         lo = int(spec.min) if spec.min is not None else 0
@@ -66,7 +66,7 @@ def update_layer_widget(w: W.Dropdown, model: nn.Module | None) -> None:
     opts = layer_options(model)
     if list(w.options) == opts:
         return
-    keep = w.value if w.value in opts else (last_conv_layer(model) if opts else None)
+    keep = w.value if w.value in opts else (default_cam_layer(model) if opts else None)
     w.options = opts
     w.value = keep
 

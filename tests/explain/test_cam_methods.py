@@ -38,7 +38,7 @@ def _acts_grads(model, x, t):
 
 
 def test_gradcam_pp_matches_reference_formula(cnn, images) -> None:
-    attr = explain(cnn, images[:1], 1, method="gradcam_pp")
+    attr = explain(cnn, images[:1], 1, method="gradcam_pp", layer="features.conv3")
     cnn.eval()
     a, g = _acts_grads(cnn, images[:1].clone(), 1)
     w = torch.zeros(a.shape[1])
@@ -54,7 +54,7 @@ def test_gradcam_pp_matches_reference_formula(cnn, images) -> None:
 
 
 def test_scorecam_matches_per_mask_loop(cnn, images) -> None:
-    attr = explain(cnn, images[:2], 1, method="scorecam")
+    attr = explain(cnn, images[:2], 1, method="scorecam", layer="features.conv3")
     cnn.eval()
     for n in range(2):
         xi = images[n:n + 1]

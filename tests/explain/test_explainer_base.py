@@ -125,7 +125,7 @@ def test_defaults_and_repr(cnn) -> None:
     ex = get_explainer("smoothgrad")(cnn, sigma=0.3)
     assert ex.config == {"n_samples": 25, "sigma": 0.3, "seed": 0}
     assert "SmoothGrad" in repr(ex) and "sigma=0.3" in repr(ex)
-    assert get_explainer("gradcam")(cnn).config == {"layer": "features.conv3"}
+    assert get_explainer("gradcam")(cnn).config == {"layer": "features.relu3"}
 
 
 def test_param_spec_messages() -> None:

@@ -21,7 +21,7 @@ def test_guided_backprop_matches_captum(cnn, images, targets) -> None:
 def test_guided_gradcam_matches_captum(cnn, images, targets) -> None:
     attr = explain(cnn, images, targets, method="guided_gradcam")
     cnn.eval()
-    ref = GuidedGradCam(cnn, cnn.features.conv3).attribute(images, target=targets,
+    ref = GuidedGradCam(cnn, cnn.features.relu3).attribute(images, target=targets,
                                                            interpolate_mode="bilinear")[:, 0]
     torch.testing.assert_close(attr.signed, ref, rtol=1e-5, atol=1e-12)
 

@@ -51,7 +51,7 @@ def test_sliders_are_built_from_param_specs(trained_state: ExperimentState) -> N
             if spec.kind == "choice":
                 assert isinstance(w, W.Dropdown) and tuple(w.options) == tuple(spec.choices)
             if spec.kind == "layer":
-                assert w.value == "features.conv3" and "features.conv1" in w.options
+                assert w.value == "features.relu3" and "features.conv1" in w.options
     n = p.param_widgets["smoothgrad"]["n_samples"]
     assert isinstance(n, W.IntSlider) and n.value == 25
 

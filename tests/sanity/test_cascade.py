@@ -14,7 +14,7 @@ METHODS = ["gradient", "gradcam", "guided_backprop"]
 
 @pytest.fixture
 def result(tiny_cnn, images) -> CascadeResult:
-    return run_cascade(tiny_cnn, images, 1, methods=METHODS, keep_maps=True)
+    return run_cascade(tiny_cnn, images, 0, methods=METHODS, keep_maps=True)
 
 
 def _values(res: CascadeResult, step: int, method: str, metric: str) -> torch.Tensor:
@@ -25,7 +25,7 @@ def test_step_zero_is_the_original_model(result, tiny_cnn, images):
     assert result.layers == ["original", "head.fc2", "head.fc1", "features.conv3", "features.conv2",
                              "features.conv1"]
     for method in METHODS:
-        direct = explain(tiny_cnn, images, 1, method=method).maps
+        direct = explain(tiny_cnn, images, 0, method=method).maps
         assert torch.allclose(result.maps[0][method], direct)
         for metric in ("spearman_abs", "ssim"):
             v = _values(result, 0, method, metric)
