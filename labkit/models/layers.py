@@ -57,11 +57,19 @@ def parameterized_layers(model: nn.Module, example: torch.Tensor | None = None) 
     part of the conv layer before them (see ``labkit.sanity``).
     """
     named = [(n, m) for n, m in model.named_modules() if isinstance(m, PARAM_LAYER_TYPES)]
+    modules = dict(named)
+    return [(n, modules[n]) for n in forward_order(model, [n for n, _ in named], example)]
+
+
+def forward_order(model: nn.Module, names: list[str], example: torch.Tensor | None = None) -> list[str]:
+    """The modules called ``names`` sorted in the order a forward pass of ``example``
+    runs them (each once; modules that do not run are dropped). Without an example
+    the given order is kept."""
     if example is None:
-        return named
+        return list(names)
+    all_modules = dict(model.named_modules())
     order: list[str] = []
-    names = {id(m): n for n, m in named}
-    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(names[id(mod)])) for _, m in named]
+    hooks = [all_modules[n].register_forward_hook(lambda mod, i, o, n=n: order.append(n)) for n in names]
     was_training = model.training
     try:
         model.eval()
@@ -71,6 +79,4 @@ def parameterized_layers(model: nn.Module, example: torch.Tensor | None = None) 
         model.train(was_training)
         for h in hooks:
             h.remove()
-    seen: dict[str, None] = dict.fromkeys(order)
-    modules = dict(named)
-    return [(n, modules[n]) for n in seen]
+    return list(dict.fromkeys(order))

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from labkit.errors import InputError
-from labkit.models.layers import PARAM_LAYER_TYPES, parameterized_layers
+from labkit.models.layers import PARAM_LAYER_TYPES, forward_order, parameterized_layers
 
 Order = Literal["cascade", "independent", "bottom_up"]
 BatchNormPolicy = Literal["with_layer", "keep"]
@@ -80,22 +80,8 @@ def layer_groups(model: nn.Module, example: torch.Tensor | None = None,
 
 def _module_order(model: nn.Module, example: torch.Tensor | None) -> list[str]:
     """Names of conv/linear and normalization modules in forward (or definition) order."""
-    wanted = [(n, m) for n, m in model.named_modules() if isinstance(m, NORM_TYPES + PARAM_LAYER_TYPES)]
-    if example is None:
-        return [n for n, _ in wanted]
-    order: list[str] = []
-    names = {id(m): n for n, m in wanted}
-    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(names[id(mod)])) for _, m in wanted]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(example)
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
-    return list(dict.fromkeys(order))
+    wanted = [n for n, m in model.named_modules() if isinstance(m, NORM_TYPES + PARAM_LAYER_TYPES)]
+    return forward_order(model, wanted, example)
 
 
 def layer_seed(seed: int, name: str) -> int:
