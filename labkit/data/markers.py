@@ -9,6 +9,7 @@ pneumonia (1), bottom-right for normal (0).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar, Mapping
 
@@ -24,7 +25,7 @@ Placement = Mapping[int, str] | str
 
 
 @dataclass(frozen=True, eq=True)
-class MarkerSpec:
+class MarkerSpec(ABC):
     """Base class: subclasses define ``kind``, ``positions`` and :meth:`stamp`."""
 
     kind: ClassVar[str] = ""
@@ -57,9 +58,9 @@ class MarkerSpec:
             return self.placement
         return self.placement.get(int(label))
 
+    @abstractmethod
     def stamp(self, position: str, size: int) -> np.ndarray:
         """Boolean ``(size, size)`` mask of the marker at ``position``."""
-        raise NotImplementedError
 
     def check_fits(self, size: int) -> None:
         """Raise :class:`InputError` if the marker does not fit a ``size``×``size`` image."""
