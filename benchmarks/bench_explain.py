@@ -31,7 +31,7 @@ from captum.attr import (GuidedBackprop, GuidedGradCam, InputXGradient, Integrat
 
 from labkit.explain import explain, list_explainers  # noqa: E402
 from labkit.explain.guided_backprop import guided_relus  # noqa: E402
-from labkit.models import SmallCNN  # noqa: E402
+from labkit.models import SmallCNN, default_cam_layer, get_layer  # noqa: E402
 
 SIZE, WIDTH, BATCH = 64, 16, 64
 SG = dict(n_samples=25, sigma=0.15)
@@ -41,8 +41,13 @@ Fn = Callable[[torch.Tensor, torch.Tensor], object]
 
 
 # ------------------------------------------------------------ captum versions
+def cam_layer(model: torch.nn.Module) -> torch.nn.Module:
+    """The layer labkit's CAM methods hook by default, so all three columns agree."""
+    return get_layer(model, default_cam_layer(model))
+
+
 def captum_fns(model: torch.nn.Module) -> dict[str, Fn]:
-    layer = model.features.conv3
+    layer = cam_layer(model)
     probs = lambda inp: torch.softmax(model(inp), 1)  # noqa: E731
 
     def gradcam(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -74,7 +79,7 @@ def _grad(model: torch.nn.Module, xi: torch.Tensor, c: int) -> torch.Tensor:
 
 def _acts_grads(model: torch.nn.Module, xi: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.Tensor]:
     store: list[torch.Tensor] = []
-    h = model.features.conv3.register_forward_hook(lambda m, i, o: store.append(o))
+    h = cam_layer(model).register_forward_hook(lambda m, i, o: store.append(o))
     try:
         out = model(xi.detach().requires_grad_(True))
     finally:
@@ -125,7 +130,7 @@ def loop_fns(model: torch.nn.Module) -> dict[str, Fn]:
     def scorecam(xi: torch.Tensor, c: int) -> torch.Tensor:
         store: list[torch.Tensor] = []
         with torch.no_grad():
-            h = model.features.conv3.register_forward_hook(lambda m, i, o: store.append(o))
+            h = cam_layer(model).register_forward_hook(lambda m, i, o: store.append(o))
             try:
                 model(xi)
             finally:

@@ -43,10 +43,11 @@ class Param:
     """Specification of one explainer parameter (enough to build a slider).
 
     ``kind`` is ``"int"``, ``"float"``, ``"choice"``, ``"bool"`` or ``"layer"``
-    (a module name of the model, offered from ``labkit.models.conv_layers(model)``;
-    ``None`` means the model's default CAM layer: its last conv block output, else the last conv layer). ``min`` and ``max`` are inclusive;
-    ``None`` means unbounded (for ``patch``/``stride`` the image size is the
-    bound, checked when the method runs).
+    (a module name of the model, offered from
+    ``labkit.models.cam_layer_choices(model)``; ``None`` means the model's default
+    CAM layer: its last conv block output, else its last conv layer). ``min`` and
+    ``max`` are inclusive; ``None`` means unbounded (for ``patch``/``stride`` the
+    image size is the bound, checked when the method runs).
     """
 
     name: str

@@ -11,8 +11,9 @@ from labkit.explain.cam import CAMExplainer
 class GradCAM(CAMExplainer):
     """Grad-CAM: ``ReLU(Σ_k α_k A^k)`` with ``α_k`` = spatial mean of ``∂f_c/∂A^k``.
 
-    Computed at the resolution of ``layer`` (default: the model's last conv block output, see ``labkit.models.default_cam_layer``) and
-    upsampled bilinearly, so the map is coarse and can miss small markers.
+    Computed at the resolution of ``layer`` (default: the model's last conv block
+    output, see ``labkit.models.default_cam_layer``) and upsampled bilinearly, so
+    the map is coarse and can miss small markers.
     ``extras``: ``layer_cam`` (before upsampling), ``weights`` ``(N, K)``, ``score``.
 
     References
