@@ -27,7 +27,7 @@ def _data_dir() -> Path | None:
 def trained() -> tuple[SmallCNN, torch.Tensor, torch.Tensor]:
     data_dir = _data_dir()
     if data_dir is None:
-        pytest.skip("PneumoniaMNIST (pneumoniamnist.npz) not found; set LABKIT_DATA_DIR")
+        pytest.fail("PneumoniaMNIST (pneumoniamnist.npz) not found: set LABKIT_DATA_DIR to the folder holding it")
     data = load_pneumonia(28, data_dir, download=False, device="cpu")
     torch.manual_seed(0)
     model = SmallCNN()
