@@ -16,6 +16,7 @@ import itertools
 import math
 import numbers
 import weakref
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Iterator, Literal, Sequence, TypeVar
 
@@ -242,7 +243,7 @@ def target_probs(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return target_scores(torch.softmax(logits, dim=1), target)
 
 
-class Explainer:
+class Explainer(ABC):
     """Base class of every saliency method.
 
     Subclasses set the class attributes and implement :meth:`_attribute`.
@@ -316,8 +317,9 @@ class Explainer:
         result.extras.setdefault("target", t)
         return result
 
+    @abstractmethod
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> Attribution:
-        raise NotImplementedError
+        """The method itself, on a validated batch on the model's device."""
 
     # ---------------------------------------------------------------- helpers
     def chunk_size(self, x: torch.Tensor) -> int:
