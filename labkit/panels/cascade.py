@@ -17,8 +17,8 @@ import ipywidgets as W
 import numpy as np
 
 from labkit.errors import InputError
-from labkit.explain import list_explainers
 from labkit.panels.base import Job, Panel, StatusLine, png_image
+from labkit.panels.controls import job_controls, method_select
 from labkit.render import compose, encode_png, similarity_png, tile_grid
 from labkit.sanity import CascadeResult, run_cascade
 from labkit.state import ExperimentState
@@ -98,15 +98,12 @@ class CascadeViewer(Panel):
                  methods: Sequence[str] = DEFAULT_METHODS, background: bool = True, scale: int = 2) -> None:
         super().__init__(state, status)
         self.scale = scale
-        names = list_explainers()
-        self.methods = W.SelectMultiple(options=names, value=tuple(m for m in methods if m in names),
-                                        rows=min(len(names), 10), description="methods", style=_STYLE)
+        self.methods = method_select(methods)
         self.order = W.RadioButtons(options=ORDERS, value="cascade", description="order", style=_STYLE)
         self.n_images = W.IntSlider(value=1, min=1, max=16, description="images", style=_STYLE,
                                     tooltip="the selected image and the ones after it")
         self.run = W.Button(description="Randomize", button_style="primary", icon="random")
-        self.cancel = W.Button(description="Cancel", icon="times")
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.cancel, self.progress = job_controls()
         self.caption = W.HTML()
         self.caption.add_class("labkit-cascade-caption")
         self.grid = png_image()

@@ -8,12 +8,12 @@ box instead of a slider.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import ipywidgets as W
 from torch import nn
 
-from labkit.explain import Param
+from labkit.explain import Param, list_explainers
 from labkit.models import cam_layer_choices, default_cam_layer
 
 SLIDER_MAX_STEPS = 1000
@@ -74,3 +74,16 @@ def update_layer_widget(w: W.Dropdown, model: nn.Module | None) -> None:
 def param_values(widgets: dict[str, W.ValueWidget]) -> dict[str, Any]:
     """``{name: value}`` of a method's parameter widgets (None layers left out: the default)."""
     return {k: w.value for k, w in widgets.items() if w.value is not None}
+
+
+def method_select(selected: Sequence[str], rows: int = 10) -> W.SelectMultiple:
+    """Multi-select of every registered explainer, ``selected`` (when registered) chosen."""
+    names = list_explainers()
+    return W.SelectMultiple(options=names, value=tuple(m for m in selected if m in names),
+                            rows=min(len(names), rows), description="methods", style=_STYLE)
+
+
+def job_controls() -> tuple[W.Button, W.FloatProgress]:
+    """The Cancel button and progress bar of a panel's background job."""
+    return (W.Button(description="Cancel", icon="times"),
+            W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px")))

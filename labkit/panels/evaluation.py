@@ -16,8 +16,9 @@ import torch
 
 from labkit.errors import InputError
 from labkit.evaluate import deletion_curve, get_metric, insertion_curve, pointing_game, region_fraction, stability, topk_iou
-from labkit.explain import explain, list_explainers
+from labkit.explain import explain
 from labkit.panels.base import Job, Panel, StatusLine, html_table, png_image
+from labkit.panels.controls import job_controls, method_select
 from labkit.render import line_chart_png
 from labkit.state import ExperimentState
 
@@ -80,9 +81,7 @@ class EvaluationPanel(Panel):
     def __init__(self, state: ExperimentState, status: StatusLine | None = None, *,
                  methods: Sequence[str] = DEFAULT_METHODS, background: bool = True) -> None:
         super().__init__(state, status)
-        names = list_explainers()
-        self.methods = W.SelectMultiple(options=names, value=tuple(m for m in methods if m in names),
-                                        rows=min(len(names), 10), description="methods", style=_STYLE)
+        self.methods = method_select(methods)
         self.n_images = W.IntSlider(value=8, min=1, max=64, description="images", style=_STYLE,
                                     tooltip="images of the explained class, from the selected one on")
         self.steps = W.IntSlider(value=16, min=4, max=64, description="curve steps", style=_STYLE)
@@ -90,8 +89,7 @@ class EvaluationPanel(Panel):
         self.sigma = W.FloatSlider(value=0.03, min=0.0, max=0.2, step=0.01, description="noise σ", style=_STYLE)
         self.copies = W.IntSlider(value=4, min=1, max=16, description="noisy copies", style=_STYLE)
         self.run = W.Button(description="Evaluate", button_style="primary", icon="bar-chart")
-        self.cancel = W.Button(description="Cancel", icon="times")
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.cancel, self.progress = job_controls()
         self.note = W.HTML()
         self.table = W.HTML()
         self.table.add_class("labkit-eval-table")

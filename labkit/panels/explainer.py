@@ -26,9 +26,9 @@ import torch
 
 from labkit.data import load_image
 from labkit.errors import InputError
-from labkit.explain import explain, get_explainer, list_explainers
+from labkit.explain import explain, get_explainer
 from labkit.panels.base import Coalescer, Panel, StatusLine, one_line, png_image
-from labkit.panels.controls import param_values, param_widget, update_layer_widget
+from labkit.panels.controls import method_select, param_values, param_widget, update_layer_widget
 from labkit.render import compose, encode_png, map_vmax
 from labkit.state import ExperimentState
 from labkit.train import evaluate
@@ -68,7 +68,6 @@ class ExplainerSelector(Panel):
         self._quiet = False
         self.rendered: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
-        names = list_explainers()
 
         # image
         self.split = W.Dropdown(options=["test"], value="test", description="split", style=_STYLE,
@@ -95,8 +94,7 @@ class ExplainerSelector(Panel):
         self.prediction = W.HTML()
         self.prediction.add_class("labkit-prediction")
         # methods and display
-        self.methods = W.SelectMultiple(options=names, value=tuple(m for m in methods if m in names),
-                                        rows=min(len(names), 10), description="methods", style=_STYLE)
+        self.methods = method_select(methods)
         self.mode = W.ToggleButtons(options=[("absolute", "abs"), ("signed", "signed")], value="abs",
                                     description="values", style=_STYLE)
         self.scale_mode = W.ToggleButtons(options=[("per map", "per-map"), ("shared", "shared")], value="per-map",

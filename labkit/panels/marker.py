@@ -21,8 +21,9 @@ from labkit.data import MarkerSpec, make_marker
 from labkit.data.markers import CORNERS, SIDES
 from labkit.errors import InputError
 from labkit.evaluate import region_fraction
-from labkit.explain import explain, list_explainers
+from labkit.explain import explain
 from labkit.panels.base import Job, Panel, StatusLine, guarded, html_table, png_image
+from labkit.panels.controls import job_controls, method_select
 from labkit.render import bar_chart_png, compose, encode_png, tile_grid
 from labkit.state import ExperimentState
 from labkit.train import TrainConfig, evaluate
@@ -77,14 +78,11 @@ class MarkerEditor(Panel):
         self.subset = W.BoundedIntText(value=subset, min=0, max=10 ** 6, description="subset (0 = all)", style=_STYLE)
         self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="model width", style=_STYLE)
         self.train = W.Button(description="Train shortcut model", button_style="warning", icon="graduation-cap")
-        self.methods = W.SelectMultiple(options=list_explainers(),
-                                        value=tuple(m for m in ATTRIBUTION_METHODS if m in list_explainers()),
-                                        rows=6, description="methods", style=_STYLE)
+        self.methods = method_select(ATTRIBUTION_METHODS, rows=6)
         self.n_images = W.IntSlider(value=16, min=1, max=128, description="images", style=_STYLE,
                                     tooltip="marked test images used for the attribution fraction")
         self.analyze = W.Button(description="Analyze", button_style="primary", icon="search")
-        self.cancel = W.Button(description="Cancel", icon="times")
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.cancel, self.progress = job_controls()
         self.metrics = W.HTML()
         self.removal = W.HTML()
         self.fractions = W.HTML()
