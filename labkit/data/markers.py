@@ -18,6 +18,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from labkit.errors import InputError
+from labkit.registry import Registry
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 SIDES = ("top", "bottom", "left", "right")
@@ -223,15 +224,16 @@ class BurnedText(MarkerSpec):
         return np.asarray(canvas) >= 128
 
 
-MARKERS: dict[str, type[MarkerSpec]] = {m.kind: m for m in (CornerSquare, BorderStripe, BurnedText)}
+MARKERS: Registry[type[MarkerSpec]] = Registry("marker kind")
+for _cls in (CornerSquare, BorderStripe, BurnedText):
+    MARKERS.add(_cls.kind, _cls)
 
 
 def make_marker(kind: str, **params: object) -> MarkerSpec:
     """Build a marker spec by kind name: ``corner``, ``stripe`` or ``text``."""
-    if kind not in MARKERS:
-        raise InputError(f"unknown marker kind {kind!r}; choose from {sorted(MARKERS)}")
+    cls = MARKERS.get(kind)
     try:
-        return MARKERS[kind](**params)
+        return cls(**params)
     except TypeError as exc:
         raise InputError(f"bad parameters for marker {kind!r}: {exc}") from exc
 

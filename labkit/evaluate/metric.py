@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.errors import InputError
+from labkit.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,16 @@ TOPK_IOU = Metric("topk_iou", True, "IoU between the top-p% most salient pixels 
 POINTING_GAME = Metric("pointing_game", True, "Whether the most salient pixel lies inside the (dilated) mask.",
                        "pointing_game")
 
-METRICS: dict[str, Metric] = {m.name: m for m in (DELETION_AUC, INSERTION_AUC, STABILITY, REGION_FRACTION,
-                                                   TOPK_IOU, POINTING_GAME)}
+METRICS: Registry[Metric] = Registry("metric")
+for _metric in (DELETION_AUC, INSERTION_AUC, STABILITY, REGION_FRACTION, TOPK_IOU, POINTING_GAME):
+    METRICS.add(_metric.name, _metric)
 
 
 def list_metrics() -> list[str]:
     """Names of the metric records in :data:`METRICS`."""
-    return list(METRICS)
+    return METRICS.names()
 
 
 def get_metric(name: str) -> Metric:
     """The :class:`Metric` record called ``name``."""
-    if name not in METRICS:
-        raise InputError(f"unknown metric {name!r}; choose one of {list_metrics()}")
-    return METRICS[name]
+    return METRICS.get(name)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from labkit.errors import InputError
+from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
 from labkit.validation import check_images, check_targets
 
@@ -344,7 +345,7 @@ class Explainer(ABC):
 
 
 # ------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[Explainer]] = {}
+EXPLAINERS: Registry[type[Explainer]] = Registry("saliency method")
 E = TypeVar("E", bound=type[Explainer])
 
 
@@ -357,25 +358,20 @@ def register(name: str) -> Callable[[E], E]:
     def deco(cls: E) -> E:
         if not (isinstance(cls, type) and issubclass(cls, Explainer)):
             raise TypeError(f"@register({name!r}) expects an Explainer subclass, got {cls!r}")
-        old = _REGISTRY.get(name)
-        if old is not None and old.__qualname__ != cls.__qualname__:
-            raise ValueError(f"explainer name {name!r} is already used by {old.__qualname__}")
+        EXPLAINERS.add(name, cls)
         cls.name = name
-        _REGISTRY[name] = cls
         return cls
     return deco
 
 
 def list_explainers() -> list[str]:
     """Registered method names, in teaching order."""
-    return list(_REGISTRY)
+    return EXPLAINERS.names()
 
 
 def get_explainer(name: str) -> type[Explainer]:
     """The :class:`Explainer` subclass registered as ``name``."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise InputError(f"unknown saliency method {name!r}; choose one of {list_explainers()}")
-    return _REGISTRY[name]
+    return EXPLAINERS.get(name)
 
 
 def explain(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | torch.Tensor,

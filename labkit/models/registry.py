@@ -8,23 +8,22 @@ from torch import nn
 from labkit.errors import InputError
 from labkit.models.cnn import SmallCNN
 from labkit.models.resnet import SmallResNet
+from labkit.registry import Registry
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "small_cnn": SmallCNN,
-    "small_resnet": SmallResNet,
-}
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+MODELS.add("small_cnn", SmallCNN)
+MODELS.add("small_resnet", SmallResNet)
 
 
 def list_models() -> list[str]:
     """Names accepted by :func:`build_model`."""
-    return sorted(MODELS)
+    return sorted(MODELS.names())
 
 
 def build_model(name: str, **kwargs: object) -> nn.Module:
     """Instantiate the architecture registered under ``name``."""
-    if name not in MODELS:
-        raise InputError(f"unknown model {name!r}; choose one of {list_models()}")
+    factory = MODELS.get(name)
     try:
-        return MODELS[name](**kwargs)
+        return factory(**kwargs)
     except TypeError as exc:
         raise InputError(f"bad arguments for model {name!r}: {exc}") from exc
