@@ -8,11 +8,13 @@ from torch import nn
 from labkit.errors import InputError
 from labkit.models.cnn import SmallCNN
 from labkit.models.resnet import SmallResNet
+from labkit.models.tutorial import TutorialCNN
 from labkit.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 MODELS.add("small_cnn", SmallCNN)
 MODELS.add("small_resnet", SmallResNet)
+MODELS.add("tutorial_cnn", TutorialCNN)
 
 
 def list_models() -> list[str]:
