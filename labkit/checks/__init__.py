@@ -22,12 +22,15 @@ This package never imports ipywidgets.
 from labkit.checks.result import CheckResult, Message
 from labkit.checks.registry import EXERCISES, Exercise, check, list_checks
 from labkit.checks.metrics import clinical_metrics_by_hand, confusion
-from labkit.checks.saliency import (gradcam, gradient, grad_x_input, ig_captum, integrated_gradients, occlusion,
-                                    smoothgrad)
+from labkit.checks.gradients import gradient, grad_x_input, smoothgrad
+from labkit.checks.ig import ig_captum, integrated_gradients
+from labkit.checks.occlusion import occlusion
+from labkit.checks.gradcam import gradcam
 from labkit.checks.sanity import cascade, randomized_similarity, signed_gradient
 from labkit.checks.shortcut import border_stripe, largest_drop, per_class_errors
 from labkit.checks.evaluation import deletion_auc, region_fraction, stability
 from labkit.checks.questions import QUESTIONS, question
+from labkit.checks import written as _written  # noqa: F401  (registers the hand-graded answers)
 
 __all__ = ["CheckResult", "Message", "EXERCISES", "Exercise", "check", "list_checks", "question", "QUESTIONS",
            "confusion", "clinical_metrics_by_hand",

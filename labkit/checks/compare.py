@@ -46,6 +46,14 @@ def to_tensor(ck: Checker, value: Any, what: str) -> torch.Tensor:
     return t
 
 
+def one_number(ck: Checker, value: Any, what: str) -> float:
+    """``value`` as one float, or a failure saying how many values were returned."""
+    t = to_tensor(ck, value, what)
+    if t.numel() != 1:
+        raise ck.fail(f"{what} must be one number, got {t.numel()} values (shape {tuple(t.shape)})")
+    return float(t.reshape(-1)[0])
+
+
 def as_maps(ck: Checker, value: Any, x: torch.Tensor, what: str = "your map",
             low_res: Sequence[tuple[int, int]] = ()) -> torch.Tensor:
     """Check that ``value`` is a map batch ``(N, H, W)`` for images ``x`` ``(N, 1, H, W)``."""
@@ -133,4 +141,4 @@ def diagnose(ck: Checker, student: torch.Tensor, reference: torch.Tensor, varian
     raise ck.fail(f"{what} does not match the reference on {case} ({detail})", hint)
 
 
-__all__ = ["Variant", "to_tensor", "as_maps", "rel_error", "close", "correlation", "diagnose"]
+__all__ = ["Variant", "to_tensor", "one_number", "as_maps", "rel_error", "close", "correlation", "diagnose"]

@@ -159,27 +159,53 @@ def _abs_gradient(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tenso
     return explain(model, x, target, "gradient").maps
 
 
+#: Smallest distance of any fixture logit margin from the decision boundary (no float rounding can flip it).
+MARGIN = 1e-3
+
+
 def _centered(case: fixtures.Case, noise: torch.Tensor) -> nn.Module:
-    """The case's model with its last bias shifted so that about half the noisy copies change class."""
+    """The case's model with its last bias shifted so that about half the noisy copies change class.
+
+    The boundary is put in the middle of the widest gap between the margins z₁ − z₀ of the
+    middle half of all copies, so no copy (nor clean image) lies within :data:`MARGIN` of it.
+    """
     model = copy.deepcopy(case.model)
     last = [mod for mod in model.modules() if isinstance(mod, nn.Linear)][-1]
     noisy = (case.x[:, None] + noise).clamp(-1.0, 1.0).flatten(0, 1)
     with torch.no_grad():
-        z = model(torch.cat([case.x, noisy]))
-        last.bias[1] -= float((z[:, 1] - z[:, 0]).median())
+        z = model(torch.cat([case.x, noisy])).double()
+        d = (z[:, 1] - z[:, 0]).sort().values
+        lo, hi = len(d) // 4, 3 * len(d) // 4
+        gaps = d[lo + 1:hi + 1] - d[lo:hi]
+        k = lo + int(gaps.argmax())
+        last.bias[1] -= float((d[k] + d[k + 1]) / 2)
     return model
+
+
+def decision_margin(model: nn.Module, x: torch.Tensor, noise: torch.Tensor) -> float:
+    """Smallest |z₁ − z₀| over the clean images and their noisy copies (the fixture's safety margin)."""
+    noisy = (x[:, None] + noise).clamp(-1.0, 1.0).flatten(0, 1)
+    with torch.no_grad():
+        z = model(torch.cat([x, noisy])).double()
+    return float((z[:, 1] - z[:, 0]).abs().min())
+
+
+def stability_cases(hidden: bool = False) -> list[tuple[str, nn.Module, torch.Tensor, int, torch.Tensor, float]]:
+    """(name, centred model, images, target, noise, σ) of the stability check."""
+    gen = torch.Generator().manual_seed(47 if hidden else 13)
+    out = []
+    for i, case in enumerate(fixtures.cases(hidden)[:2]):
+        sigma = (0.3, 0.5)[i]
+        noise = sigma * torch.randn((case.x.shape[0], 8, *case.x.shape[1:]), generator=gen)
+        out.append((case.name, _centered(case, noise), case.x, case.target, noise, sigma))
+    return out
 
 
 @exercise("05_stability", "Stability of a map under small noise", points=3)
 def stability(ck: Checker, fn: Callable, hidden: bool = False) -> None:
     """Check ``fn(model, x, target, saliency_fn, noise) -> (N,)`` mean Pearson over copies with the same prediction."""
     ck.require_callable(fn, "function")
-    gen = torch.Generator().manual_seed(47 if hidden else 13)
-    for i, case in enumerate(fixtures.cases(hidden)[:2]):
-        x, t = case.x, case.target
-        sigma = (0.3, 0.5)[i]
-        noise = sigma * torch.randn((x.shape[0], 8, *x.shape[1:]), generator=gen)
-        m = _centered(case, noise)
+    for name, m, x, t, noise, sigma in stability_cases(hidden):
         got = to_tensor(ck, ck.call(fn, m, x, t, _abs_gradient, noise), "your stability")
         if got.dim() != 1 or got.shape[0] != x.shape[0]:
             raise ck.fail(f"your result has shape {tuple(got.shape)}; return one mean correlation per image, "
@@ -196,7 +222,7 @@ def stability(ck: Checker, fn: Callable, hidden: bool = False) -> None:
              lambda: stability_reference(m, x, t, _abs_gradient, noise, clamp=False)),
             ("you used Spearman correlation; stability uses Pearson correlation (labkit.sanity.pearson)",
              lambda: stability_reference(m, x, t, _abs_gradient, noise, measure="spearman")),
-        ], f"{case.name}, σ = {sigma}", "your stability", tol=1e-4)
+        ], f"{name}, σ = {sigma}", "your stability", tol=1e-4)
     ck.award(3, "matches the stability definition (Pearson, same-prediction copies only, clamped noise)")
 
 

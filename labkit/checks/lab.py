@@ -8,10 +8,8 @@ Fast mode (``LABKIT_FAST=1``, used by CI and the instructor tests) loads 32×32
 images and keeps 256 training and 128 validation images (the test split stays
 whole), so every model trains in a few seconds. Its numbers are not the lab's.
 
-Before autograding a class with nbgrader (30 s per cell), train the models once
-on the grading machine so that every notebook finds them in the cache::
-
-    python -m labkit.checks.lab          # add LABKIT_FAST=1 for the fast variant
+Before autograding a class, train the models once on the grading machine
+(``python -m labkit.course.cache``) so that every notebook finds them in the cache.
 """
 from __future__ import annotations
 
@@ -21,19 +19,9 @@ import warnings
 from dataclasses import replace
 
 from labkit.checkpoint import ModelEntry
-from labkit.data import BorderStripe, BurnedText, CornerSquare, LabData, MarkerSpec, load_pneumonia
+from labkit.data import LabData, MarkerSpec, load_pneumonia
 
 FAST_ENV = "LABKIT_FAST"
-
-#: The models the notebooks use: (kind, marker) pairs passed to :func:`lab_model`.
-NOTEBOOK_MODELS: tuple[tuple[str, MarkerSpec | None], ...] = (
-    ("baseline", None),
-    ("shortcut", CornerSquare()),
-    ("shortcut", CornerSquare(size=4)),
-    ("shortcut", BorderStripe()),
-    ("shortcut", BurnedText(text="R")),
-    ("random-labels", None),
-)
 
 
 def fast_mode() -> bool:
@@ -73,18 +61,6 @@ def lab_model(data: LabData, kind: str = "baseline", marker: MarkerSpec | None =
     return entry
 
 
-def warm_cache(fast: bool | None = None) -> list[str]:
-    """Train (or load) every model the notebooks use; returns one line per model."""
-    data = lab_data(fast)
-    lines = []
-    for kind, marker in NOTEBOOK_MODELS:
-        t0 = time.perf_counter()
-        lab_model(data, kind, marker)
-        lines.append(f"{kind:<14} {marker.describe() if marker else '':<60} {time.perf_counter() - t0:6.1f} s")
-    return lines
-
-
-
 def show_maps(images, rows: dict, titles: list[str] | None = None, signed: tuple[str, ...] = ()) -> None:
     """Plot images (top row) and one row of maps per entry of ``rows`` (name → ``(N, H, W)``).
 
@@ -117,8 +93,3 @@ def show_maps(images, rows: dict, titles: list[str] | None = None, signed: tuple
         ax.set_yticks([])
     fig.tight_layout()
     plt.show()
-
-
-if __name__ == "__main__":  # python -m labkit.checks.lab
-    for line in warm_cache():
-        print(line)

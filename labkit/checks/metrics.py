@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from labkit.checks.compare import to_tensor
+from labkit.checks.compare import one_number, to_tensor
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.train import clinical_metrics
@@ -118,10 +118,7 @@ def _mistakes(key: str, labels: np.ndarray, scores: np.ndarray, thr: float) -> l
 def _value(ck: Checker, out: Mapping[str, Any], key: str) -> float:
     if key not in out:
         raise ck.fail(f"your result has no key {key!r}; return a dict with keys {list(KEYS)}")
-    v = to_tensor(ck, out[key], f"your {key}")
-    if v.numel() != 1:
-        raise ck.fail(f"your {key} must be one number, got shape {tuple(v.shape)}")
-    return float(v.reshape(-1)[0])
+    return one_number(ck, out[key], f"your {key}")
 
 
 @exercise("01_clinical_metrics", "Sensitivity, specificity and balanced accuracy by hand", points=3)

@@ -89,7 +89,8 @@ def _function_name(fn: object) -> str:
 class Checker:
     """Feedback collector and safe caller for one check run."""
 
-    def __init__(self) -> None:
+    def __init__(self, allowed: tuple[str, ...] = ()) -> None:
+        self.allowed = allowed
         self.messages: list[Message] = []
         self.earned = 0.0
 
@@ -167,14 +168,15 @@ def _copy_arg(a: Any, memo: dict[int, Any]) -> Any:
     return a
 
 
-def run_check(exercise: str, title: str, max_points: float, body: Callable[[Checker], None]) -> CheckResult:
+def run_check(exercise: str, title: str, max_points: float, body: Callable[[Checker], None],
+              allowed: tuple[str, ...] = ()) -> CheckResult:
     """Run ``body(checker)`` and turn whatever happens into a :class:`CheckResult`.
 
     ``body`` awards points with ``checker.award`` and stops with
     ``raise checker.fail(...)``. Errors inside the checker itself become one line of
     feedback too (set ``LABKIT_CHECKS_DEBUG=1`` to see the traceback instead).
     """
-    ck = Checker()
+    ck = Checker(allowed)
     t0 = time.perf_counter()
     failed = False
     threads = torch.get_num_threads()

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from labkit.checks import fixtures
-from labkit.checks.compare import to_tensor
+from labkit.checks.compare import one_number
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.explain import explain
@@ -39,20 +39,13 @@ def _cases(hidden: bool) -> list[fixtures.Case]:
     return [cs[0], cs[1]]
 
 
-def _one_number(ck: Checker, value: Any, what: str) -> float:
-    t = to_tensor(ck, value, what)
-    if t.numel() != 1:
-        raise ck.fail(f"{what} has {t.numel()} values; return one number, the mean over the images")
-    return float(t.reshape(-1)[0])
-
-
 @exercise("03_randomized_similarity", "Model randomization: similarity of maps", points=2)
 def randomized_similarity(ck: Checker, fn: Callable, hidden: bool = False) -> None:
     """Check ``fn(model, x, target, saliency_fn, seed) -> mean Spearman(|map|, |map of randomize_model(model, seed)|)``."""
     ck.require_callable(fn, "function")
     for i, case in enumerate(_cases(hidden)):
         m, x, t, seed = case.model, case.x, case.target, 3 + i
-        got = _one_number(ck, ck.call(fn, m, x, t, signed_gradient, seed), "your similarity")
+        got = one_number(ck, ck.call(fn, m, x, t, signed_gradient, seed), "your similarity")
         ref_map = signed_gradient(m, x, t)
         rand_map = signed_gradient(randomize_model(m, seed=seed), x, t)
         ref = _similarity(ref_map, rand_map)
@@ -103,7 +96,7 @@ def _as_dict(ck: Checker, value: Any) -> dict[str, float]:
     for k, v in items:
         if k == "original":
             continue
-        out[str(k)] = _one_number(ck, v, f"your value for layer {k!r}")
+        out[str(k)] = one_number(ck, v, f"your value for layer {k!r}")
     return out
 
 

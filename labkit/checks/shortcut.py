@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from labkit.checks import fixtures
-from labkit.checks.compare import to_tensor
+from labkit.checks.compare import one_number, to_tensor
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.data.markers import BorderStripe
@@ -126,7 +126,7 @@ def per_class_errors(ck: Checker, fn: Callable, hidden: bool = False) -> None:
             raise ck.fail(f"your function returned {type(out).__name__}"
                           f"{' with keys ' + str(list(out)) if isinstance(out, Mapping) else ''}; "
                           "return a dict {'normal': error rate, 'pneumonia': error rate}")
-        got = {k: float(to_tensor(ck, out[k], f"your {k} error rate").reshape(-1)[0]) for k in ("normal", "pneumonia")}
+        got = {k: one_number(ck, out[k], f"your {k} error rate") for k in ("normal", "pneumonia")}
         ref = _error_rates(model, x, y, thr)
         if all(math.isclose(got[k], ref[k], abs_tol=1e-6) for k in got):
             continue
@@ -208,7 +208,7 @@ def largest_drop(ck: Checker, fn: Callable, hidden: bool = False) -> None:
         index = int(out[0])
     except (TypeError, ValueError):
         raise ck.fail(f"the index must be an int (the position of the image in the batch), got {out[0]!r}") from None
-    drop = float(to_tensor(ck, out[1], "your drop").reshape(-1)[0])
+    drop = one_number(ck, out[1], "your drop")
     d = _drops(model, marked, clean)
     best = int(d.argmax())
     if index == best and math.isclose(drop, float(d[best]), rel_tol=1e-4, abs_tol=1e-6):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from labkit.checks.assign import assign, out_of_date
+from labkit.course.assign import assign, out_of_date
 
 HELP = "generate student notebooks from the instructor notebooks (solutions stubbed, hidden tests removed)"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from labkit.checks.grade import grade_notebook, report_json
+from labkit.course.grade import grade_notebook, report_json
 
 HELP = "execute an exercise notebook and print the points of every graded cell (like nbgrader, locally)"
 

@@ -22,7 +22,7 @@ import pytest
 from labkit.commands.app import notebook_path, voila_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-APP_NOTEBOOK = REPO_ROOT / "notebooks" / "lab_app.ipynb"
+APP_NOTEBOOK = REPO_ROOT / "labkit" / "notebooks" / "lab_app.ipynb"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SERVER_START_TIMEOUT = 60.0

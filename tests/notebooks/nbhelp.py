@@ -2,7 +2,7 @@
 
 Executing notebooks dominates the run time, so it happens in the background: with
 the first notebook test, a pipeline trains the fast-mode models once into a session
-cache (``python -m labkit.checks.lab``) and then executes every notebook the tests
+cache (``python -m labkit.course.cache``) and then executes every notebook the tests
 need, two at a time, each in its own kernel with nbgrader's 30 s per-cell limit.
 Tests wait only for the notebook they inspect. Set LABKIT_TEST_CACHE_DIR to keep the
 trained models between runs, LABKIT_TEST_KEEP=1 to keep the executed notebooks.
@@ -66,7 +66,7 @@ class Pipeline:
             key: self.pool.submit(self._execute, key, src) for key, src in jobs().items()}
 
     def _warm(self) -> str:
-        proc = subprocess.run([sys.executable, "-m", "labkit.checks.lab"], env=self.env, cwd=self.root,
+        proc = subprocess.run([sys.executable, "-m", "labkit.course.cache"], env=self.env, cwd=self.root,
                               capture_output=True, text=True, timeout=900)
         if proc.returncode:
             raise RuntimeError(f"warming the model cache failed:\n{proc.stdout}\n{proc.stderr}")

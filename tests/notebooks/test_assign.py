@@ -2,7 +2,7 @@
 exactly what ``labkit assign`` generates from them; points match the checks."""
 from __future__ import annotations
 
-import re
+import shutil
 
 import nbformat
 import pytest
@@ -10,7 +10,7 @@ from nbgrader.nbgraderformat import MetadataValidator
 
 import nbhelp
 from labkit.checks import EXERCISES
-from labkit.checks.assign import (AssignError, CODE_STUB, assign, clear_hidden_tests, clear_solutions, out_of_date,
+from labkit.course.assign import (AssignError, CODE_STUB, assign, clear_hidden_tests, clear_solutions, out_of_date,
                                   student_version, validate)
 from labkit.cli import main
 
@@ -55,24 +55,50 @@ def test_solution_metadata_is_valid_nbgrader(name):
 
 
 @pytest.mark.parametrize("name", nbhelp.EXERCISE_NAMES)
-def test_test_cells_are_worth_what_their_check_is_worth(name):
+def test_graded_cells_are_exercises_and_call_their_check(name):
     nb = _read(nbhelp.SOLUTIONS / name)
     for cell in nbhelp.test_cells(nb):
-        visible = cell.source.strip().splitlines()[-1]
-        assert visible.endswith(".grade()"), "the last line must give nbgrader the points"
-        qid = re.search(r'question\("([^"]+)"', visible)
-        func = re.search(r"checks\.(\w+)\(", visible)
-        exercise = qid.group(1) if qid else next(e.id for e in EXERCISES.values() if e.check.__name__ == func.group(1))
-        assert EXERCISES[exercise].points == nbhelp.meta(cell)["points"], f"{name}: {exercise}"
+        gid = nbhelp.meta(cell)["grade_id"]
+        exercise = EXERCISES[gid]
+        assert exercise.points == nbhelp.meta(cell)["points"], f"{name}: {gid}"
+        visible = [line for line in cell.source.splitlines() if line.strip().endswith(".grade()")]
+        assert visible, f"{name}/{gid}: the visible check must end with .grade()"
+        assert (f'question("{gid}"' in visible[0] if exercise.kind == "question"
+                else f"checks.{exercise.check.__name__}(" in visible[0]), f"{name}/{gid} calls another check"
 
 
-def test_every_check_is_used_by_a_notebook():
-    used = set()
-    for name in nbhelp.EXERCISE_NAMES:
-        text = "\n".join(c.source for c in _read(nbhelp.SOLUTIONS / name).cells)
-        used |= {e.id for e in EXERCISES.values()
-                 if f'question("{e.id}"' in text or f"checks.{e.check.__name__}(" in text}
-    assert used == set(EXERCISES)
+def test_every_exercise_is_graded_by_one_notebook_cell():
+    graded = [nbhelp.meta(c)["grade_id"] for name in nbhelp.EXERCISE_NAMES for c in _read(nbhelp.SOLUTIONS / name).cells
+              if nbhelp.meta(c).get("grade")]
+    assert sorted(graded) == sorted(EXERCISES)
+
+
+def test_points_come_from_the_registry(tmp_path, capsys):
+    src, out = tmp_path / "solutions", tmp_path / "exercises"
+    shutil.copytree(nbhelp.SOLUTIONS, src)
+    assert main(["assign", "--source", str(src), "--out", str(out)]) == 0
+    path = src / nbhelp.EXERCISE_NAMES[0]
+    nb = _read(path)
+    cell = nbhelp.test_cells(nb)[0]
+    gid = nbhelp.meta(cell)["grade_id"]
+    cell.metadata["nbgrader"]["points"] = 99
+    nbformat.write(nb, str(path))
+    capsys.readouterr()
+    assert main(["assign", "--check", "--source", str(src), "--out", str(out)]) == 1
+    assert f"{gid} is worth {EXERCISES[gid].points:g} points (the notebook said 99)" in capsys.readouterr().out
+    assert main(["assign", "--source", str(src), "--out", str(out)]) == 0
+    assert nbhelp.meta(nbhelp.test_cells(_read(path))[0])["points"] == EXERCISES[gid].points
+    assert nbhelp.meta(nbhelp.test_cells(_read(out / path.name))[0])["points"] == EXERCISES[gid].points
+
+
+def test_a_graded_cell_must_be_a_registered_exercise():
+    cell = nbformat.v4.new_code_cell("1")
+    cell.metadata["nbgrader"] = {"solution": False, "grade": True, "locked": True, "grade_id": "99_nothing",
+                                 "points": 1, "schema_version": 3}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    with pytest.raises(AssignError, match="not a registered exercise"):
+        student_version(nb)
 
 
 def test_student_versions_hide_solutions_and_hidden_tests():

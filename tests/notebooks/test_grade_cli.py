@@ -7,7 +7,7 @@ import shutil
 import nbformat
 
 import nbhelp
-from labkit.checks.grade import cell_feedback, cell_points, grade_notebook
+from labkit.course.grade import cell_feedback, cell_points, grade_notebook
 from labkit.cli import main
 
 
@@ -19,8 +19,8 @@ def test_grade_executes_a_student_notebook(warm_cache, tmp_path, capsys, monkeyp
     assert main(["grade", str(nb), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["points"] == 0 and report["max_points"] == 6
-    assert {c["grade_id"] for c in report["cells"]} == {"test_confusion", "test_clinical_metrics",
-                                                       "test_always_pneumonia", "test_which_metric"}
+    assert {c["grade_id"] for c in report["cells"]} == {"01_confusion", "01_clinical_metrics",
+                                                       "01_q_always_pneumonia", "01_q_which_metric"}
     assert all(c["status"] == "failed" and c["feedback"] for c in report["cells"])
 
 
@@ -30,7 +30,7 @@ def test_grade_reads_saved_outputs_of_a_solution(pipeline, tmp_path, capsys):
     nbformat.write(executed, str(path))
     assert main(["grade", str(path), "--no-execute"]) == 0
     out = capsys.readouterr().out
-    assert "describe_three_maps" in out and "manual" in out
+    assert "02_describe_three_maps" in out and "manual" in out
     report = grade_notebook(path, execute_first=False)
     assert report.points == report.auto_max_points == 16 and report.max_points == 19
 

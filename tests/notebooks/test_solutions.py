@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import nbhelp
-from labkit.checks.grade import cell_points
+from labkit.course.grade import cell_points
 
 
 @pytest.mark.parametrize("name", nbhelp.EXERCISE_NAMES)

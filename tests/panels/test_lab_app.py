@@ -87,10 +87,10 @@ def test_gpu_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     warm_up().join(60)
 
 
-def test_notebook_copies_are_identical_and_build_the_app() -> None:
+def test_one_app_notebook_builds_the_app() -> None:
     canonical = ROOT / "labkit" / "notebooks" / "lab_app.ipynb"
     assert notebook_path() == canonical
-    assert (ROOT / "notebooks" / "lab_app.ipynb").read_bytes() == canonical.read_bytes()
+    assert not (ROOT / "notebooks" / "lab_app.ipynb").exists(), "the app notebook lives in labkit/notebooks only"
     nb = json.loads(canonical.read_text())
     code = "".join(nb["cells"][0]["source"])
     assert "LabApp.from_env()" in code and nb["metadata"]["kernelspec"]["name"] == "python3"

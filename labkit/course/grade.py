@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from labkit.checks.assign import is_grade, is_solution, nbgrader, read
+from labkit.course.assign import is_grade, is_solution, nbgrader, read
 from labkit.errors import LabkitError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

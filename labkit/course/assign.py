@@ -15,8 +15,14 @@ transformations as ``nbgrader generate_assignment`` (one small function each):
 3. :func:`lock_cells` — read-only and test cells cannot be edited or deleted;
 4. :func:`clear_outputs` — outputs and execution counts are removed.
 
-``labkit assign`` runs this over a folder; the tests compare the committed
-``exercises/`` with a fresh generation and with nbgrader's own release.
+Points are declared once, with the check, in :mod:`labkit.checks.registry`: a graded
+cell's ``grade_id`` is its exercise id, and :func:`fill_points` copies the registry's
+points into the nbgrader metadata of the instructor notebook (which nbgrader reads)
+and of the student version.
+
+``labkit assign`` runs this over a folder; ``labkit assign --check`` and the tests
+report a student version or points that are stale, and the tests compare the
+committed ``exercises/`` with nbgrader's own release.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from typing import Iterable
 import nbformat
 from nbformat import NotebookNode
 
+from labkit.checks import EXERCISES
 from labkit.errors import LabkitError
 
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
@@ -153,10 +160,33 @@ def validate(nb: NotebookNode, name: str = "notebook") -> None:
             raise AssignError(f"{where}: a graded markdown cell must also be a solution cell")
 
 
+def fill_points(nb: NotebookNode, name: str = "notebook") -> list[str]:
+    """Set every graded cell's points from the exercise registry; returns one line per change."""
+    changes = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        gid = meta.get("grade_id")
+        if gid not in EXERCISES:
+            raise AssignError(f"{name}, cell {i}: graded cell {gid!r} is not a registered exercise; its grade_id "
+                              "must be an exercise id of labkit.checks (see docs/course.md)")
+        kind = EXERCISES[gid].kind
+        if (cell.cell_type == "markdown") != (kind == "written"):
+            raise AssignError(f"{name}, cell {i}: {gid!r} is a {kind} exercise but the cell is {cell.cell_type}")
+        points = EXERCISES[gid].points
+        if meta.get("points") != points:
+            changes.append(f"{name}: {gid} is worth {points:g} points (the notebook said {meta.get('points')})")
+            meta["points"] = points
+    return changes
+
+
 def student_version(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
-    """A new notebook: solutions stubbed, hidden tests removed, cells locked, outputs cleared."""
-    validate(nb, name)
+    """A new notebook: points from the registry, solutions stubbed, hidden tests removed, cells locked,
+    outputs cleared."""
     out = copy.deepcopy(nb)
+    fill_points(out, name)
+    validate(out, name)
     for cell in out.cells:
         for step in STEPS:
             step(cell)
@@ -178,7 +208,10 @@ def read(path: str | Path) -> NotebookNode:
 
 def assign(source: str | Path = "solutions", out: str | Path = "exercises",
            names: Iterable[str] | None = None) -> list[Path]:
-    """Write the student version of every notebook of ``source`` into ``out``; returns the written paths."""
+    """Write the student version of every notebook of ``source`` into ``out``; returns the written paths.
+
+    An instructor notebook whose points differ from the registry is updated in place first.
+    """
     paths = notebooks(source)
     if names is not None:
         wanted = set(names)
@@ -188,8 +221,12 @@ def assign(source: str | Path = "solutions", out: str | Path = "exercises",
     Path(out).mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:
+        source = read(path)
+        if fill_points(source, path.name):
+            nbformat.write(source, str(path))
+            written.append(path)
         target = Path(out) / path.name
-        nbformat.write(student_version(read(path), path.name), str(target))
+        nbformat.write(student_version(source, path.name), str(target))
         written.append(target)
     return written
 
@@ -198,13 +235,14 @@ def out_of_date(source: str | Path = "solutions", out: str | Path = "exercises")
     """Differences between ``out`` and a fresh generation from ``source`` (empty list: up to date)."""
     problems = []
     for path in notebooks(source):
+        problems.extend(f"{p}: run `labkit assign`" for p in fill_points(read(path), str(path)))
         target = Path(out) / path.name
         if not target.is_file():
             problems.append(f"{target} is missing")
             continue
         fresh, committed = student_version(read(path), path.name), read(target)
-        a = [(c.cell_type, c.source) for c in fresh.cells]
-        b = [(c.cell_type, c.source) for c in committed.cells]
+        a = [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in fresh.cells]
+        b = [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in committed.cells]
         if a != b:
             first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
             problems.append(f"{target} differs from the student version of {path} (first at cell {first})")
@@ -214,5 +252,5 @@ def out_of_date(source: str | Path = "solutions", out: str | Path = "exercises")
     return problems
 
 
-__all__ = ["AssignError", "student_version", "assign", "out_of_date", "validate", "clear_solutions",
+__all__ = ["AssignError", "student_version", "assign", "out_of_date", "validate", "fill_points", "clear_solutions",
            "clear_hidden_tests", "lock_cells", "clear_outputs", "notebooks", "read", "CODE_STUB", "TEXT_STUB"]
