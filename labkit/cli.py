@@ -13,6 +13,8 @@ SUBCOMMANDS = {
     "app": "labkit.commands.app",
     "assign": "labkit.commands.assign",
     "grade": "labkit.commands.grade",
+    "lab": "labkit.commands.lab",
+    "hub-config": "labkit.commands.hub",
 }
 
 

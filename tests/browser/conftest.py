@@ -3,7 +3,7 @@
 The server is started exactly as ``labkit app`` starts it (``voila_command``), on a
 free localhost port, in its own process group, and is always terminated (kernels
 included). Chromium is the system one (``/usr/bin/chromium``, Debian's package;
-``bash scripts/setup.sh --with-browser`` installs it) driven through the PyPI
+``bash scripts/setup.sh`` installs it) driven through the PyPI
 ``playwright`` package — no browser is downloaded.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def chromium() -> str:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and Path(candidate).is_file():
             return candidate
-    pytest.fail("Chromium not found: install Debian's chromium (bash scripts/setup.sh --with-browser) or "
+    pytest.fail("Chromium not found: install Debian's chromium (bash scripts/setup.sh) or "
                 "deselect the browser test with -m 'not browser'", pytrace=False)
 
 
