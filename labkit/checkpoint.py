@@ -115,3 +115,63 @@ def _load_entry(folder: Path, name: str, m: dict, device: torch.device | str) ->
     return ModelEntry(name=name, arch=m["arch"], model=model, kwargs=m.get("kwargs", {}),
                       variant=m.get("variant", "clean"), config=m.get("config", {}), history=m.get("history", {}),
                       threshold=threshold, metrics=m.get("metrics", {}), marker=marker)
+
+
+# ------------------------------------------------------------ autoencoders
+AE_FORMAT, AE_VERSION = "labkit-autoencoder", 1
+AE_TRAIN_HINT = "train one with `labkit train-ae --size 64 --out DIR`"
+
+
+def save_autoencoder(folder: str | Path, autoencoder: nn.Module, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``autoencoder.pt`` (state_dict) and ``autoencoder.json`` (architecture + ``meta``) into ``folder``.
+
+    ``autoencoder`` is a :class:`~labkit.models.autoencoder.ConvAutoencoder`;
+    ``meta`` holds JSON-able facts such as the recipe, the data set and the test MAE.
+    """
+    from labkit.models.autoencoder import ConvAutoencoder
+
+    if not isinstance(autoencoder, ConvAutoencoder):
+        raise CheckpointError(f"only labkit's ConvAutoencoder can be saved, got {type(autoencoder).__name__}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in autoencoder.state_dict().items()}, folder / "autoencoder.pt")
+    info = {"format": AE_FORMAT, "version": AE_VERSION, "config": autoencoder.config(), "meta": meta or {}}
+    (folder / "autoencoder.json").write_text(json.dumps(info, indent=2, default=float))
+    return folder
+
+
+def load_autoencoder(folder: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Read a folder written by :func:`save_autoencoder`: ``(autoencoder in eval mode, meta)``.
+
+    Every failure (missing, corrupt, mismatched or foreign files) is a :class:`CheckpointError`.
+    """
+    from labkit.models.autoencoder import ConvAutoencoder
+
+    folder = Path(folder)
+    info_path, weights = folder / "autoencoder.json", folder / "autoencoder.pt"
+    if not info_path.is_file() or not weights.is_file():
+        raise CheckpointError(f"no autoencoder at {folder}: expected autoencoder.json and autoencoder.pt; "
+                              f"{AE_TRAIN_HINT}")
+    try:
+        info = json.loads(info_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{info_path} is corrupt (not valid JSON: {exc}); {AE_TRAIN_HINT}") from exc
+    if not isinstance(info, dict) or info.get("format") != AE_FORMAT or not isinstance(info.get("config"), dict):
+        raise CheckpointError(f"{info_path} is not a labkit autoencoder (expected format {AE_FORMAT!r} with a "
+                              f"'config' map); {AE_TRAIN_HINT}")
+    if not isinstance(info.get("version"), int) or info["version"] > AE_VERSION:
+        raise CheckpointError(f"{info_path} has version {info.get('version')!r}; this labkit reads up to "
+                              f"{AE_VERSION}: upgrade labkit")
+    try:
+        ae = ConvAutoencoder(**info["config"])
+        ae.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (LabkitError, TypeError) as exc:
+        raise CheckpointError(f"{info_path} has a bad architecture config {info['config']}: {exc}") from exc
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{weights} does not match the autoencoder {info['config']} or is corrupt: "
+                              f"{first}") from exc
+    except Exception as exc:  # unpickling errors of a damaged file come in many types
+        raise CheckpointError(f"{weights} is corrupt or not a state_dict ({type(exc).__name__}: {exc})") from exc
+    meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
+    return ae.to(device).eval(), meta

@@ -10,6 +10,7 @@ from labkit.errors import LabkitError
 SUBCOMMANDS = {
     "data": "labkit.commands.data",
     "train": "labkit.commands.train",
+    "train-ae": "labkit.commands.train_ae",
     "app": "labkit.commands.app",
     "assign": "labkit.commands.assign",
     "grade": "labkit.commands.grade",

@@ -19,9 +19,11 @@ from labkit.explain.gradcam import GradCAM
 from labkit.explain.gradcam_pp import GradCAMPlusPlus
 from labkit.explain.scorecam import ScoreCAM
 from labkit.explain.guided_backprop import GuidedBackprop, GuidedGradCAM
+from labkit.explain.latent_shift import LatentShift
 
 __all__ = [
     "Param", "Attribution", "Explainer", "register", "get_explainer", "list_explainers", "explain",
     "Gradient", "GradientXInput", "SmoothGrad", "IntegratedGradients", "Occlusion", "GradCAM",
-    "GradCAMPlusPlus", "ScoreCAM", "GuidedBackprop", "GuidedGradCAM", "input_gradients", "make_baseline",
+    "GradCAMPlusPlus", "ScoreCAM", "GuidedBackprop", "GuidedGradCAM", "LatentShift", "input_gradients",
+    "make_baseline",
 ]

@@ -266,6 +266,9 @@ class Explainer(ABC):
     description: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     has_signed: ClassVar[bool] = True
+    #: constructor arguments the method cannot run without besides the model
+    #: (Latent Shift's ``autoencoder``); generic loops over the registry pass them
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: nn.Module, *, max_batch: int | None = None, **params: object) -> None:
         if not isinstance(model, nn.Module):

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import ipywidgets as W
 from torch import nn
 
-from labkit.explain import Param, list_explainers
+from labkit.explain import Param, get_explainer, list_explainers
 from labkit.models import cam_layer_choices, default_cam_layer
 
 SLIDER_MAX_STEPS = 1000
@@ -77,8 +77,9 @@ def param_values(widgets: dict[str, W.ValueWidget]) -> dict[str, Any]:
 
 
 def method_select(selected: Sequence[str], rows: int = 10) -> W.SelectMultiple:
-    """Multi-select of every registered explainer, ``selected`` (when registered) chosen."""
-    names = list_explainers()
+    """Multi-select of every registered explainer that runs from the model alone (Latent Shift, which
+    needs an autoencoder, has its own viewer), ``selected`` (when registered) chosen."""
+    names = [m for m in list_explainers() if not get_explainer(m).needs]
     return W.SelectMultiple(options=names, value=tuple(m for m in selected if m in names),
                             rows=min(len(names), rows), description="methods", style=_STYLE)
 
