@@ -24,7 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from labkit.errors import InputError
-from labkit.evaluate._checks import check_maps, check_positive_int, model_device
+from labkit.device import model_device
+from labkit.imageops import gaussian_blur
+from labkit.evaluate._checks import check_maps, check_positive_int
 from labkit.evaluate.metric import DELETION_AUC, INSERTION_AUC, Metric
 from labkit.validation import check_images, check_targets
 
@@ -65,20 +67,6 @@ class InsertionCurve(PerturbationCurve):
     metric: ClassVar[Metric] = INSERTION_AUC
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Blur a batch ``(N, C, H, W)`` with a separable Gaussian (reflect padding)."""
-    if not math.isfinite(sigma) or sigma <= 0:
-        raise InputError(f"blur_sigma must be a positive number, got {sigma}")
-    radius = max(1, min(math.ceil(3 * sigma), x.shape[-1] - 1, x.shape[-2] - 1))
-    r = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    g = torch.exp(-0.5 * (r / sigma) ** 2)
-    g = g / g.sum()
-    c = x.shape[1]
-    out = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    out = F.conv2d(out, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(out, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
 def _substrate(x: torch.Tensor, fill: Fill, blur_sigma: float | None) -> torch.Tensor:
     if isinstance(fill, str):
         if fill != "blur":
@@ -109,7 +97,7 @@ def _prepare(model: nn.Module, x: torch.Tensor, target: object, saliency: torch.
                          f"{tuple(x.shape)}, got {tuple(saliency.shape)}")
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
-    device = model_device(model)
+    device = model_device(model)[0]
     x = x.to(device)
     with torch.no_grad():
         num_classes = model(x[:1]).shape[1]

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from labkit.errors import InputError
-from labkit.evaluate._checks import check_maps, check_positive_int, model_device
+from labkit.device import model_device
+from labkit.evaluate._checks import check_maps, check_positive_int
 from labkit.evaluate.metric import STABILITY, Metric
 from labkit.sanity.similarity import pearson
 from labkit.validation import PIXEL_MAX, PIXEL_MIN, check_images, check_targets
@@ -99,7 +100,7 @@ def stability(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
     check_positive_int(batch_size, "batch_size")
     if not callable(method) and not isinstance(method, str):
         raise InputError(f"method must be an explainer name or a callable, got {type(method).__name__}")
-    device = model_device(model)
+    device = model_device(model)[0]
     x = x.to(device)
     count = x.shape[0]
     was_training = model.training

@@ -12,7 +12,6 @@ held in channels-last layout during the call (same values, faster kernels).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import numbers
 import weakref
@@ -23,6 +22,7 @@ from typing import Callable, ClassVar, Iterator, Literal, Sequence, TypeVar
 import torch
 from torch import nn
 
+from labkit.device import model_device
 from labkit.errors import InputError
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
@@ -144,14 +144,6 @@ class Attribution:
         signed = None if self.signed is None else tuple(self.signed.shape)
         return (f"Attribution(method={self.method!r}, maps={tuple(self.maps.shape)}, signed={signed}, "
                 f"params={self.params}, extras={sorted(self.extras)})")
-
-
-def model_device(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Device and floating dtype of a model's first parameter (or buffer); CPU/float32 if none."""
-    for t in itertools.chain(model.parameters(), model.buffers()):
-        if t.is_floating_point():
-            return t.device, t.dtype
-    return torch.device("cpu"), torch.float32
 
 
 _NUM_CLASSES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int]] = weakref.WeakKeyDictionary()

@@ -1,32 +1,17 @@
 """Integrated Gradients with a choice of baseline image."""
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
 from labkit.errors import InputError
 from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, register, target_scores
 from labkit.explain.gradient import input_gradients
+from labkit.imageops import gaussian_blur
 from labkit.validation import check_images
 
 BASELINES = ("gray", "black", "blurred", "noise")
 #: Gaussian blur of the "blurred" baseline: sigma = min(H, W) * BLUR_FRACTION pixels.
 BLUR_FRACTION = 1 / 8
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``(N, C, H, W)`` images with replicate padding."""
-    radius = max(1, math.ceil(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    c = x.shape[1]
-    out = F.pad(x, (radius, radius, 0, 0), mode="replicate")
-    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    out = F.pad(out, (0, 0, radius, radius), mode="replicate")
-    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def make_baseline(kind: str, x: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -91,6 +91,12 @@ def _check_binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, n
     return labels.astype(int), scores
 
 
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve; NaN when only one class is present (it is undefined then)."""
+    labels = np.asarray(labels)
+    return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
+
+
 def clinical_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch.Tensor,
                      threshold: float = 0.5) -> ClinicalMetrics:
     """Metrics at ``threshold`` on p(pneumonia) ``scores``; AUROC is threshold-free."""
@@ -102,9 +108,9 @@ def clinical_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | tor
         return a / b if b else float("nan")
 
     sens, spec = ratio(tp, tp + fn), ratio(tn, tn + fp)
-    auroc = float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
     return ClinicalMetrics(n=len(labels), threshold=float(threshold), accuracy=ratio(tp + tn, len(labels)),
-                           sensitivity=sens, specificity=spec, balanced_accuracy=(sens + spec) / 2, auroc=auroc,
+                           sensitivity=sens, specificity=spec, balanced_accuracy=(sens + spec) / 2,
+                           auroc=auroc(labels, scores),
                            ppv=ratio(tp, tp + fp), npv=ratio(tn, tn + fn), confusion=((tn, fp), (fn, tp)))
 
 

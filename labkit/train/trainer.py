@@ -11,12 +11,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from labkit.data.split import Split
 from labkit.errors import InputError, TrainingError
-from labkit.train.metrics import predict
+from labkit.train.metrics import auroc, predict
 
 
 @dataclass(frozen=True)
@@ -208,12 +207,11 @@ class Trainer:
             logits = predict(self.model, self.val_split.images)
             y = self.val_split.labels.to(logits.device)
             probs = logits.softmax(1)[:, 1].cpu().numpy()
-            yv = y.cpu().numpy()
-            auroc = float(roc_auc_score(yv, probs)) if len(np.unique(yv)) == 2 else float("nan")
+            val_auroc = auroc(y.cpu().numpy(), probs)
             rec.update(val_loss=float(F.cross_entropy(logits, y)), val_acc=float((logits.argmax(1) == y).float().mean()),
-                       val_auroc=auroc)
+                       val_auroc=val_auroc)
             # AUROC first, validation loss breaks ties (AUROC saturates at 1.0 on shortcut data)
-            score = (auroc if np.isfinite(auroc) else -np.inf, -rec["val_loss"])
+            score = (val_auroc if np.isfinite(val_auroc) else -np.inf, -rec["val_loss"])
             if self._best is None or score > self._best[0]:
                 self._best = (score, copy.deepcopy(self.model.state_dict()))
                 self.history.best_epoch = self.epoch + 1
