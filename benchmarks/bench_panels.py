@@ -36,7 +36,7 @@ from labkit.explain import explain  # noqa: E402
 from labkit.models import build_model  # noqa: E402
 from labkit.panels import ExplainerSelector  # noqa: E402
 from labkit.render import matplotlib_overlay_png  # noqa: E402
-from labkit.state import ExperimentState  # noqa: E402
+from labkit.session import ExperimentState  # noqa: E402
 
 GRADIENT_FAMILY = ("gradient", "grad_x_input", "smoothgrad", "integrated_gradients", "guided_backprop")
 CAMS = ("gradcam", "gradcam_pp")
@@ -88,7 +88,7 @@ def parse_method(text: str) -> tuple[str, dict[str, object]]:
 def bench_method(state: ExperimentState, spec: str, n: int) -> dict[str, float]:
     method, params = parse_method(spec)
     panel = ExplainerSelector(state, methods=(method,), debounce=0)
-    state.image_index = 0
+    state.selection.image_index = 0
     for k, v in params.items():  # set through the panel's own parameter widgets
         panel.param_widgets[method][k].value = v
     panel.refresh()
@@ -109,8 +109,8 @@ def bench_method(state: ExperimentState, spec: str, n: int) -> dict[str, float]:
     d = timed(display, n)
     r = timed(new_image, n)
     assert panel.status.kind != "error", panel.status.text
-    x, _ = state.current_image()
-    smap = explain(state.model(), x, state.target, method, **params).maps[0]
+    x, _ = state.selection.current_image()
+    smap = explain(state.model(), x, state.selection.target, method, **params).maps[0]
     ref = timed(lambda i: matplotlib_overlay_png(x, smap, alpha=0.3 + 0.01 * i), n)
     panel.close()
     return {"display_p50": percentile(d, 0.5), "display_p95": percentile(d, 0.95),

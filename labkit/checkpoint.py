@@ -22,6 +22,7 @@ from torch import nn
 from labkit.data.markers import MarkerSpec, marker_from_dict
 from labkit.errors import CheckpointError, LabkitError
 from labkit.models.registry import MODELS, build_model
+from labkit.train.metrics import ClinicalMetrics
 
 FORMAT, VERSION = "labkit-experiment", 1
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -41,6 +42,12 @@ class ModelEntry:
     threshold: float = 0.5
     metrics: dict[str, Any] = field(default_factory=dict)
     marker: MarkerSpec | None = None
+
+    def clinical(self, key: str = "test") -> ClinicalMetrics:
+        """The clinical metrics stored under ``key`` (``"test"``, ``"test_marked"``) as a typed record."""
+        if key not in self.metrics:
+            raise KeyError(f"model {self.name!r} has no {key!r} metrics; it has {sorted(self.metrics)}")
+        return ClinicalMetrics.from_dict(self.metrics[key])
 
     def meta(self) -> dict[str, Any]:
         return {"arch": self.arch, "kwargs": self.kwargs, "variant": self.variant, "config": self.config,

@@ -22,5 +22,20 @@ class CheckpointError(LabkitError):
     """A checkpoint folder is missing, corrupt or does not match the model."""
 
 
-class TrainingError(LabkitError):
+class JobError(LabkitError):
+    """A background job cannot start or continue (e.g. one is already running)."""
+
+
+class TrainingError(JobError):
     """Training cannot start or continue (e.g. already running)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """A short message for an exception: its first line, the type named when it is not labkit's own."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if type(exc).__name__ == "TraitError" and " trait of " in first:
+        first = first.split(" trait of ")[0] + " is not valid"
+    if isinstance(exc, LabkitError) or type(exc).__name__ == "TraitError":
+        return first or type(exc).__name__
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

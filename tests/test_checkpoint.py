@@ -12,7 +12,7 @@ from labkit.checkpoint import FORMAT, ModelEntry, load_experiment, save_experime
 from labkit.data import CornerSquare
 from labkit.errors import CheckpointError, InputError
 from labkit.models import SmallCNN
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 from labkit.train import TrainConfig
 
 TINY = dict(width=4, hidden=16)

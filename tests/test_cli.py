@@ -9,7 +9,7 @@ import medmnist
 import pytest
 
 from labkit.cli import build_parser, main
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["train", "--epochs", "1", "--subset", "300", "--size", "28", "--no-download", "--device", "cpu"]

@@ -40,7 +40,7 @@ def core_modules() -> list[str]:
 
 def test_module_discovery_covers_the_core() -> None:
     mods = core_modules()
-    for expected in ("labkit.data.markers", "labkit.models.layers", "labkit.train.trainer", "labkit.state",
+    for expected in ("labkit.data.markers", "labkit.models.layers", "labkit.train.trainer", "labkit.session",
                      "labkit.checkpoint", "labkit.cli", "labkit.commands.train"):
         assert expected in mods
     assert not any(_is_ui(m) for m in mods)

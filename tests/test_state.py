@@ -5,14 +5,14 @@ import threading
 
 import pytest
 import torch
-from traitlets import TraitError
+
 
 from labkit.checkpoint import ModelEntry
 from labkit.data import BorderStripe, CornerSquare
 from labkit.device import resolve_device
-from labkit.errors import InputError, TrainingError
+from labkit.errors import CheckpointError, InputError, TrainingError
 from labkit.models import SmallCNN
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 from labkit.train import EpochRecord, TrainConfig
 
 TINY = dict(width=4, hidden=16)  # model kwargs: a fast SmallCNN
@@ -30,8 +30,11 @@ def entry(name: str = "m", seed: int = 0) -> ModelEntry:
 
 
 def record_changes(state: ExperimentState, names: list[str]) -> list[tuple[str, object]]:
+    """Change events of the state, its selection and its training job (traits named ``names``)."""
     seen: list[tuple[str, object]] = []
-    state.observe(lambda ch: seen.append((ch["name"], ch["new"])), names)
+    for owner in (state, state.selection, state.training):
+        own = [n for n in names if owner.has_trait(n)]
+        owner.observe(lambda ch: seen.append((ch["name"], ch["new"])), own)
     return seen
 
 
@@ -59,13 +62,13 @@ def test_data_lives_on_the_state_device(state: ExperimentState) -> None:
 def test_observers_fire_on_changes(state: ExperimentState) -> None:
     seen = record_changes(state, ["models", "image_index", "target", "marker", "status", "progress", "history",
                                   "active_model", "model_version"])
-    state.image_index = 5
-    state.target = 0
+    state.selection.image_index = 5
+    state.selection.target = 0
     state.marker = CornerSquare(size=4)
     state.add_model(entry())
-    state.status = "running"
-    state.progress = 0.5
-    state.history = [EpochRecord(epoch=1, train_loss=0.5, train_acc=0.8)]
+    state.training.status = "running"
+    state.training.progress = 0.5
+    state.training.history = [EpochRecord(epoch=1, train_loss=0.5, train_acc=0.8)]
     names = [n for n, _ in seen]
     for name in ("image_index", "target", "marker", "models", "active_model", "model_version", "status",
                  "progress", "history"):
@@ -77,42 +80,37 @@ def test_observers_fire_on_changes(state: ExperimentState) -> None:
                                        ("split", "dev"), ("active_model", "nope")])
 def test_invalid_values_raise_and_leave_the_value_unchanged(state: ExperimentState, trait: str, bad) -> None:
     state.add_model(entry())
-    state.image_index = 7
-    before = getattr(state, trait)
+    state.selection.image_index = 7
+    owner = state if trait == "active_model" else state.selection
+    before = getattr(owner, trait)
     seen = record_changes(state, [trait])
-    with pytest.raises(TraitError):
-        setattr(state, trait, bad)
-    assert getattr(state, trait) == before and seen == []
+    with pytest.raises(InputError):  # a ValueError too: `except ValueError` catches it
+        setattr(owner, trait, bad)
+    assert getattr(owner, trait) == before and seen == []
 
 
 def test_image_index_is_checked_against_the_current_split(state: ExperimentState) -> None:
-    state.split = "train"
-    state.image_index = 4000  # valid in train (4708) …
-    state.split = "test"      # … not in test (624): reset rather than dangle
-    assert state.image_index == 0
-    image, label = state.current_image()
+    state.selection.split = "train"
+    state.selection.image_index = 4000  # valid in train (4708) …
+    state.selection.split = "test"      # … not in test (624): reset rather than dangle
+    assert state.selection.image_index == 0
+    image, label = state.selection.current_image()
     assert image.shape == (1, 1, 28, 28) and label == int(state.data["test"].labels[0])
-    with pytest.raises(TraitError, match="0…623"):
-        state.image_index = 700
-
-
-def test_status_must_be_known(state: ExperimentState) -> None:
-    with pytest.raises(TraitError):
-        state.status = "exploded"
-    assert state.status == "idle"
+    with pytest.raises(InputError, match="0…623"):
+        state.selection.image_index = 700
 
 
 # ---- models and caches --------------------------------------------------------------
 def test_caches_clear_when_a_model_is_added_or_removed(state: ExperimentState) -> None:
-    state.cache["saliency"] = torch.ones(3)
+    state.cache.put("saliency", torch.ones(3))
     state.add_model(entry("a"))
-    assert state.cache == {} and state.model_version == 1 and state.active_model == "a"
-    state.cache["saliency"] = torch.ones(3)
+    assert len(state.cache) == 0 and state.model_version == 1 and state.active_model == "a"
+    state.cache.put("saliency", torch.ones(3))
     state.add_model(entry("b"), activate=False)
-    assert state.cache == {} and state.active_model == "a" and sorted(state.models) == ["a", "b"]
-    state.cache["x"] = 1
+    assert len(state.cache) == 0 and state.active_model == "a" and sorted(state.models) == ["a", "b"]
+    state.cache.put("x", 1)
     state.remove_model("a")
-    assert state.cache == {} and state.active_model == "b" and state.model_version == 3
+    assert len(state.cache) == 0 and state.active_model == "b" and state.model_version == 3
     assert state.model() is state.models["b"].model
     with pytest.raises(InputError, match="no model named 'zzz'"):
         state.model("zzz")
@@ -157,11 +155,11 @@ def test_random_labels_view_permutes_labels(state: ExperimentState) -> None:
 
 
 def test_load_data_phantom_and_unknown(state: ExperimentState) -> None:
-    state.split = "test"
-    state.image_index = 620
+    state.selection.split = "test"
+    state.selection.image_index = 620
     data = state.load_data("phantom", size=32)
     assert state.data is data and data.name == "phantom" and data.size == 32
-    assert state.image_index == 0  # 620 is out of range for the 300-image phantom test split
+    assert state.selection.image_index == 0  # 620 is out of range for the 300-image phantom test split
     with pytest.raises(InputError, match="unknown data set"):
         state.load_data("cifar")
 
@@ -175,11 +173,11 @@ def test_load_data_finds_the_real_file(data_dir) -> None:
 # ---- custom images ------------------------------------------------------------------
 def test_set_custom_image(state: ExperimentState) -> None:
     img = torch.zeros(1, 1, 28, 28)
-    state.set_custom_image(img)
-    x, label = state.current_image()
+    state.selection.set_custom_image(img)
+    x, label = state.selection.current_image()
     assert label is None and torch.equal(x, img)
-    state.set_custom_image(None)
-    x, label = state.current_image()
+    state.selection.set_custom_image(None)
+    x, label = state.selection.current_image()
     assert label == int(state.data["test"].labels[0])
 
 
@@ -188,27 +186,27 @@ def test_set_custom_image(state: ExperimentState) -> None:
                                  torch.zeros(1, 1, 28, 28, dtype=torch.uint8), "image.png"])
 def test_set_custom_image_rejects_bad_images(state: ExperimentState, bad) -> None:
     with pytest.raises(InputError):
-        state.set_custom_image(bad)
-    assert state.custom_image is None
+        state.selection.set_custom_image(bad)
+    assert state.selection.custom_image is None
 
 
 def test_set_custom_image_without_data() -> None:
     with pytest.raises(InputError, match="no data loaded"):
-        ExperimentState(device="cpu").set_custom_image(torch.zeros(1, 1, 28, 28))
+        ExperimentState(device="cpu").selection.set_custom_image(torch.zeros(1, 1, 28, 28))
 
 
 # ---- training -----------------------------------------------------------------------
 def test_background_training_finishes_with_metrics(state: ExperimentState) -> None:
     statuses: list[str] = []
-    state.observe(lambda ch: statuses.append(ch["new"]), "status")
+    state.training.observe(lambda ch: statuses.append(ch["new"]), "status")
     epochs: list[int] = []
-    state.observe(lambda ch: epochs.append(len(ch["new"])), "history")
+    state.training.observe(lambda ch: epochs.append(len(ch["new"])), "history")
     state.start_training("tiny", config=FAST, subset=64, **TINY)
     state.wait(120)
-    assert not state.training
-    assert state.status == "done", state.message
+    assert not state.training.active
+    assert state.training.status == "done", state.training.message
     assert statuses == ["running", "done"]
-    assert epochs[-1] == 2 and state.progress == pytest.approx(1.0)
+    assert epochs[-1] == 2 and state.training.progress == pytest.approx(1.0)
     e = state.models["tiny"]
     assert state.active_model == "tiny" and e.variant == "clean" and e.kwargs == TINY
     assert e.config["epochs"] == 2 and len(e.history["epochs"]) == 2
@@ -216,7 +214,7 @@ def test_background_training_finishes_with_metrics(state: ExperimentState) -> No
     test = e.metrics["test"]
     assert test["n"] == 624 and 0 <= test["auroc"] <= 1 and "sensitivity" in test and "specificity" in test
     assert "test_marked" not in e.metrics
-    assert "tiny: done" in state.message
+    assert "tiny: done" in state.training.message
 
 
 def test_marked_training_reports_marked_metrics(state: ExperimentState) -> None:
@@ -224,7 +222,7 @@ def test_marked_training_reports_marked_metrics(state: ExperimentState) -> None:
     state.start_training("shortcut", variant="marked", config=TrainConfig(epochs=1, batch_size=32), subset=64,
                          background=False, **TINY)
     e = state.models["shortcut"]
-    assert state.status == "done" and e.marker == CornerSquare(size=4) and e.variant == "marked"
+    assert state.training.status == "done" and e.marker == CornerSquare(size=4) and e.variant == "marked"
     assert e.metrics["test_marked"]["n"] == 624 and e.metrics["test"]["n"] == 624
 
 
@@ -243,25 +241,25 @@ def test_pause_and_resume_end_like_an_uninterrupted_run(state: ExperimentState, 
     reference = ExperimentState(device="cpu", data=pneumonia28)
     reference.start_training("tiny", config=FAST, subset=64, background=False, **TINY)
 
-    state.observe(_once(state.pause_training), "progress")
+    state.training.observe(_once(state.pause_training), "progress")
     state.start_training("tiny", config=FAST, subset=64, **TINY)
     state.wait(120)
-    assert state.status == "paused", state.message
-    assert "tiny" not in state.models and not state.training
+    assert state.training.status == "paused", state.training.message
+    assert "tiny" not in state.models and not state.training.running
     torch.rand(100)  # the kernel does other work while paused
     state.resume_training()
     state.wait(120)
-    assert state.status == "done", state.message
+    assert state.training.status == "done", state.training.message
     got, want = state.model("tiny").state_dict(), reference.model("tiny").state_dict()
     assert all(torch.equal(got[k], want[k]) for k in want)
     assert state.models["tiny"].metrics["test"] == reference.models["tiny"].metrics["test"]
 
 
 def test_stop_mid_run_keeps_a_usable_model(state: ExperimentState) -> None:
-    state.observe(_once(state.stop_training), "progress")
+    state.training.observe(_once(state.stop_training), "progress")
     state.start_training("stopped", config=TrainConfig(epochs=3, batch_size=32), subset=64, **TINY)
     state.wait(120)
-    assert state.status == "stopped", state.message
+    assert state.training.status == "stopped", state.training.message
     e = state.models["stopped"]
     assert e.history["epochs"] == [] and "test" in e.metrics
     with torch.no_grad():
@@ -270,12 +268,12 @@ def test_stop_mid_run_keeps_a_usable_model(state: ExperimentState) -> None:
 
 
 def test_stop_while_paused_finishes_the_model(state: ExperimentState) -> None:
-    state.observe(_once(state.pause_training), "progress")
+    state.training.observe(_once(state.pause_training), "progress")
     state.start_training("p", config=FAST, subset=64, **TINY)
     state.wait(120)
-    assert state.status == "paused"
+    assert state.training.status == "paused"
     state.stop_training()
-    assert state.status == "stopped" and "p" in state.models
+    assert state.training.status == "stopped" and "p" in state.models
     with pytest.raises(TrainingError):
         state.resume_training()
 
@@ -287,17 +285,17 @@ def test_start_while_running_raises(state: ExperimentState) -> None:
         entered.set()
         release.wait(30)
 
-    state.observe(block, "progress")
+    state.training.observe(block, "progress")
     state.start_training("first", config=TrainConfig(epochs=1, batch_size=32), subset=64, **TINY)
     try:
         assert entered.wait(30)
-        assert state.training and state.status == "running"
-        with pytest.raises(TrainingError, match="already in progress"):
+        assert state.training.running and state.training.status == "running"
+        with pytest.raises(TrainingError, match="a training run is running"):
             state.start_training("second", config=FAST, subset=64, **TINY)
     finally:
         release.set()
         state.wait(120)
-    assert state.status == "done" and list(state.models) == ["first"]
+    assert state.training.status == "done" and list(state.models) == ["first"]
 
 
 def test_training_controls_without_a_run(state: ExperimentState) -> None:
@@ -311,8 +309,53 @@ def test_training_controls_without_a_run(state: ExperimentState) -> None:
         ExperimentState(device="cpu").start_training()
 
 
-def test_training_failure_is_reported_in_status(state: ExperimentState) -> None:
+def test_training_failure_is_reported_and_raised_by_wait(state: ExperimentState) -> None:
     state.start_training("bad", config=TrainConfig(epochs=1, batch_size=32), subset=64, num_classes=1, **TINY)
-    state.wait(120)
-    assert state.status == "error" and state.message.startswith("training failed")
+    with pytest.raises(IndexError):
+        state.wait(120)
+    assert state.training.status == "error" and state.training.message.startswith("training bad")
     assert "bad" not in state.models
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        state.resume_training()
+    with pytest.raises(TrainingError, match="no training to stop"):
+        state.stop_training()
+
+
+def test_inline_training_failure_raises(state: ExperimentState) -> None:
+    with pytest.raises(IndexError):
+        state.start_training("bad", config=TrainConfig(epochs=1, batch_size=32), subset=64, num_classes=1,
+                             background=False, **TINY)
+    assert "bad" not in state.models and state.training.status == "error"
+
+
+@pytest.mark.parametrize("kwargs,match", [({"width": 0}, "cannot run on 28×28 images"),
+                                          ({"name": "a b"}, "model name"), ({"subset": -5}, "subset"),
+                                          ({"variant": "marked"}, "needs a marker")])
+def test_bad_training_requests_are_refused_before_anything_runs(state: ExperimentState, kwargs, match) -> None:
+    args = {"config": FAST, "subset": 64, **TINY, **kwargs}
+    with pytest.raises(InputError, match=match):
+        state.start_training(background=False, **args)
+    assert state.training.status == "idle" and not state.models
+
+
+def test_start_while_paused_is_refused(state: ExperimentState) -> None:
+    state.training.observe(_once(state.pause_training), "progress")
+    state.start_training("p", config=FAST, subset=64, **TINY)
+    state.wait(120)
+    with pytest.raises(TrainingError, match="paused"):
+        state.start_training("q", config=FAST, subset=64, **TINY)
+    state.resume_training(background=False)
+    assert list(state.models) == ["p"]
+
+
+def test_add_model_wants_an_entry(state: ExperimentState) -> None:
+    with pytest.raises(InputError, match="expects a ModelEntry"):
+        state.add_model("baseline")
+
+
+def test_save_to_an_unwritable_folder_is_a_checkpoint_error(state: ExperimentState, tmp_path) -> None:
+    state.add_model(entry())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CheckpointError, match="cannot write the checkpoint"):
+        state.save(blocker / "sub")

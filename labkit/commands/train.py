@@ -11,8 +11,9 @@ from tqdm import tqdm
 
 from labkit.data import make_marker
 from labkit.models import list_models
-from labkit.state import ExperimentState
-from labkit.train import ClinicalMetrics, TrainConfig
+from labkit.errors import InputError
+from labkit.session import ExperimentState, TrainingPlan
+from labkit.train import TrainConfig
 
 HELP = "train a classifier on PneumoniaMNIST (or the phantom set), print clinical metrics, save a checkpoint"
 
@@ -37,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    if args.subset is not None and args.subset < 0:
+        raise InputError(f"--subset must be a number of training images ≥ 1, or 0 for all of them; got {args.subset}")
     state = ExperimentState(device=args.device)
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")
@@ -46,30 +49,30 @@ def run(args: argparse.Namespace) -> int:
     variant = "marked" if args.marker else ("random-labels" if args.random_labels else "clean")
     if args.marker:
         state.marker = make_marker(args.marker)
-    name = args.name or {"clean": "baseline", "marked": "shortcut", "random-labels": "random-labels"}[variant]
-    print(f"training {args.model} as {name!r} on {variant} data, {args.size}×{args.size}, device {state.device}")
-    bar = tqdm(total=1000, unit="‰", desc=name, bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
-    state.observe(lambda ch: bar.update(int(ch["new"] * 1000) - bar.n), "progress")
-    state.observe(lambda ch: ch["new"] and bar.set_postfix_str(_epoch_line(ch["new"][-1])), "history")
+    plan = TrainingPlan(name=args.name or "", arch=args.model, variant=variant, config=config,
+                        subset=args.subset or None, marker=state.marker)
+    print(f"training {plan.arch} as {plan.name!r} on {variant} data, {args.size}×{args.size}, device {state.device}")
+    bar = tqdm(total=1000, unit="‰", desc=plan.name, bar_format="{l_bar}{bar}| {elapsed}<{remaining}")
+    job = state.training
+    job.observe(lambda ch: bar.update(int(ch["new"] * 1000) - bar.n), "progress")
+    job.observe(lambda ch: ch["new"] and bar.write(_epoch_line(ch["new"][-1])), "history")
     t0 = time.perf_counter()
-    state.start_training(name, args.model, variant, config, subset=args.subset, background=False)
-    bar.close()
-    if state.status == "error":
-        print(state.message)
-        return 1
-    entry = state.models[name]
+    try:
+        state.train(plan, background=False)
+    finally:
+        bar.close()
+    entry = state.models[plan.name]
     print(f"trained in {time.perf_counter() - t0:.1f} s; operating threshold {entry.threshold:.3f} (chosen on validation)")
     for key, title in (("test", "test (clean)"), ("test_marked", "test (marked)")):
         if key in entry.metrics:
-            print(f"\n{title}:\n{ClinicalMetrics(**{k: _tuple(v) for k, v in entry.metrics[key].items()}).summary()}")
+            print(f"\n{title}:\n{entry.clinical(key).summary()}")
     out = state.save(Path(args.out))
     print(f"\ncheckpoint saved to {out}")
     return 0
 
 
 def _epoch_line(rec: object) -> str:
-    return f"epoch {rec.epoch} loss {rec.train_loss:.3f} val_acc {rec.val_acc or float('nan'):.3f}"
-
-
-def _tuple(v: object) -> object:
-    return tuple(tuple(r) for r in v) if isinstance(v, list) else v
+    """One line per epoch, as the reference tutorial prints it."""
+    val = "" if rec.val_loss is None else (f" · val loss {rec.val_loss:.4f} · val AUROC {rec.val_auroc:.4f}")
+    return (f"epoch {rec.epoch:2d} · train loss {rec.train_loss:.4f} · train acc {rec.train_acc:.4f}{val}"
+            f" · {rec.seconds:.1f} s")

@@ -13,17 +13,21 @@ from labkit.data.split import normalize
 from labkit.errors import InputError
 
 
-def load_image(source: str | os.PathLike | bytes, size: int = 64) -> torch.Tensor:
+def load_image(source: str | os.PathLike | bytes, size: int = 64, name: str | None = None) -> torch.Tensor:
     """Read a PNG/JPEG file (path or raw bytes) into a ``(1, 1, size, size)`` tensor.
 
     The image is converted to 8-bit grayscale, center-cropped to a square and
-    resized with Lanczos filtering, as MedMNIST prepared its images.
+    resized with Lanczos filtering, as MedMNIST prepared its images. ``name``
+    (e.g. an upload's file name) is what error messages call the image.
     """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InputError(f"image size must be a whole number of pixels ≥ 1, e.g. 64; got {size!r}")
+    what = repr(name) if name else _describe(source)
     try:
         img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
         img.load()
     except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"could not read an image from {_describe(source)}: expected a PNG or JPEG file ({exc})") from exc
+        raise InputError(f"could not read an image from {what}: expected a PNG or JPEG file ({exc})") from None
     if img.mode in ("I;16", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())

@@ -27,5 +27,6 @@ def build_model(name: str, **kwargs: object) -> nn.Module:
     factory = MODELS.get(name)
     try:
         return factory(**kwargs)
-    except TypeError as exc:
-        raise InputError(f"bad arguments for model {name!r}: {exc}") from exc
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"bad arguments for model {name!r} ({kwargs or 'defaults'}): {str(exc).splitlines()[0]}; "
+                         "expected positive sizes such as width=16") from None

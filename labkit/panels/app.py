@@ -27,41 +27,20 @@ from typing import Any, Mapping
 
 import ipywidgets as W
 import torch
+from traitlets import dlink
 
-from labkit.errors import DataNotFoundError, InputError
-from labkit.panels.base import Job, StatusLine, one_line, reporting
+from labkit.device import GPU_FRACTION_ENV, apply_gpu_memory_cap
+from labkit.errors import DataNotFoundError, InputError, one_line
+from labkit.panels.base import StatusLine, reporting
 from labkit.panels.cascade import CascadeViewer
 from labkit.panels.evaluation import EvaluationPanel
 from labkit.panels.explainer import ExplainerSelector
 from labkit.panels.marker import MarkerEditor
 from labkit.panels.training import TrainingController
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState, Job
 
 DATASETS = [("PneumoniaMNIST", "pneumoniamnist"), ("phantom (offline demo)", "phantom")]
 ENV_PREFIX = "LABKIT_APP_"
-GPU_FRACTION_ENV = "LABKIT_GPU_MEMORY_FRACTION"
-
-
-def apply_gpu_memory_cap(fraction: float | str | None = None, device: str | torch.device = "cuda") -> float | None:
-    """Cap this process's share of GPU memory (``torch.cuda.set_per_process_memory_fraction``).
-
-    ``fraction`` defaults to ``$LABKIT_GPU_MEMORY_FRACTION``. Returns the fraction
-    applied, or None when none is set or CUDA is not available (nothing to cap).
-    Raises :class:`InputError` for a value outside (0, 1].
-    """
-    raw = os.environ.get(GPU_FRACTION_ENV, "") if fraction is None else fraction
-    if raw in ("", None):
-        return None
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"{GPU_FRACTION_ENV} must be a number in (0, 1], e.g. 0.25; got {raw!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise InputError(f"{GPU_FRACTION_ENV} must be in (0, 1], e.g. 0.25; got {value}")
-    if not torch.cuda.is_available():
-        return None
-    torch.cuda.set_per_process_memory_fraction(value, torch.device(device))
-    return value
 
 
 def warm_up() -> threading.Thread:
@@ -134,7 +113,10 @@ class LabApp:
                                           tooltip="baseline and shortcut models from labkit's cache "
                                                   "(trained once on this machine the first time)")
         self.pretrained_progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="90px"))
-        self.pretrained_job = Job(self.status, self.pretrained_progress, background)
+        self.pretrained_job: Job[list[Any]] = Job("labkit-pretrained")
+        dlink((self.pretrained_job, "progress"), (self.pretrained_progress, "value"))
+        self.status.follow(self.pretrained_job)
+        self.background = background
         self.header = W.HTML()
         self.header.add_class("labkit-header")
         self.download = download
@@ -240,7 +222,7 @@ class LabApp:
 
     def load_pretrained(self, kinds: tuple[str, ...] = ("baseline", "shortcut")) -> None:
         """Add the zoo's pre-trained models (cached; trained once, off the UI thread, the first time)."""
-        from labkit.zoo import pretrained_entry
+        from labkit.session.zoo import pretrained_entry
 
         data = self.state.data
         if data is None:
@@ -260,7 +242,16 @@ class LabApp:
                 self.state.add_model(e, activate=e.name == kinds[0])
             self.status.show(f"pre-trained models ready: {', '.join(e.name for e in entries)}", "ok")
 
-        self.pretrained_job.start("pre-trained models (the first time they are trained here)", work, done)
+        from labkit.session.zoo import is_cached
+
+        cold = [k for k in kinds if not is_cached(data, k)]
+        what = (f"pre-trained models (training {', '.join(cold)} once on this machine)" if cold
+                else "pre-trained models (from the cache)")
+        try:
+            self.pretrained_job.start(what, work, done, background=self.background)
+        except Exception:  # noqa: BLE001 — inline: the job's message already says why
+            if self.background:
+                raise
 
     def save_checkpoint(self) -> None:
         """Save every model into the checkpoint folder in the text box."""

@@ -8,8 +8,6 @@ the coalescing renderer.
 * :class:`Coalescer` — runs a render function for the *latest* request only, on a
   worker thread after a short quiet time (``delay``); ``delay=0`` renders
   synchronously (tests, benchmarks).
-* :class:`Job` — long work (cascades, evaluations) on a thread with progress,
-  cancel and a synchronous mode.
 * :class:`Panel` — base class: holds the state and the status line, observes
   traits through the guard and unobserves them on :meth:`Panel.close`.
 """
@@ -23,31 +21,27 @@ import time
 from typing import Any, Callable, Iterator, TypeVar
 
 import ipywidgets as W
-from traitlets import All, HasTraits, TraitError
+from traitlets import All, HasTraits
 
-from labkit.errors import LabkitError
-from labkit.state import ExperimentState
+from labkit.errors import one_line
+from labkit.session import ExperimentState
 
 F = TypeVar("F", bound=Callable[..., Any])
 COLORS = {"info": "#333", "ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e", "busy": "#0550ae"}
-
-
-def one_line(exc: BaseException) -> str:
-    """A short message for an exception: its first line, type named when it is not ours."""
-    text = str(exc).strip()
-    if isinstance(exc, TraitError) and "'" in text and "trait of" in text:
-        text = text.split(" trait of ")[0] + " is not valid"
-    first = text.splitlines()[0] if text else ""
-    if isinstance(exc, (LabkitError, TraitError)):
-        return first or type(exc).__name__
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+#: Widget style of every labelled control (descriptions sized to their text).
+STYLE = {"description_width": "initial"}
+#: Style of form-like columns of controls (aligned labels).
+FORM = {"description_width": "120px"}
+#: Training/job status → status-line kind.
+KINDS = {"done": "ok", "stopped": "ok", "error": "error", "cancelled": "warn", "paused": "warn", "running": "busy"}
 
 
 class StatusLine:
     """An HTML line showing the latest message; errors in red, the full text on hover.
 
-    It mirrors ``state.message`` (set by training, loading, …) and the training
-    status; panels call :meth:`show` / :meth:`error` directly.
+    It mirrors ``state.message`` (loading, checkpoints) and the training job's
+    message in the colour of its status; panels call :meth:`show` / :meth:`error`
+    directly and :meth:`follow` other jobs.
     """
 
     def __init__(self, state: ExperimentState | None = None) -> None:
@@ -55,19 +49,27 @@ class StatusLine:
         self.widget.add_class("labkit-status")
         self.text = ""
         self.kind = "info"
-        self._state = state
         self._lock = threading.Lock()
+        self._followed: list[HasTraits] = []
+        self._state = state
         if state is not None:
             state.observe(self._on_message, "message")
+            self.follow(state.training)
             if state.message:
                 self.show(state.message)
 
     def _on_message(self, change: dict) -> None:
         if change["new"]:
-            kind = "error" if self._state is not None and self._state.status == "error" else "info"
-            if self._state is not None and self._state.status in ("done", "stopped") and kind == "info":
-                kind = "ok"
-            self.show(change["new"], kind)
+            self.show(change["new"])
+
+    def follow(self, job: HasTraits) -> None:
+        """Show a job's messages, coloured by its status (busy, ok, warn, error)."""
+        job.observe(self._on_job, "message")
+        self._followed.append(job)
+
+    def _on_job(self, change: dict) -> None:
+        if change["new"]:
+            self.show(change["new"], KINDS.get(change["owner"].status, "info"))
 
     def show(self, message: str, kind: str = "info") -> None:
         """Show ``message`` (first line; the rest on hover). ``kind``: info, ok, warn, error, busy."""
@@ -87,6 +89,10 @@ class StatusLine:
         if self._state is not None:
             with contextlib.suppress(ValueError):
                 self._state.unobserve(self._on_message, "message")
+        for job in self._followed:
+            with contextlib.suppress(ValueError):
+                job.unobserve(self._on_job, "message")
+        self._followed.clear()
 
 
 @contextlib.contextmanager
@@ -178,70 +184,6 @@ class Coalescer:
         """Block until every request so far is rendered; False on timeout."""
         with self._cv:
             return self._cv.wait_for(lambda: self._done >= self._requested, timeout=timeout)
-
-
-class Cancelled(Exception):
-    """Raised inside a :class:`Job` when its cancel button was pressed."""
-
-
-class Job:
-    """Long work on a background thread (or inline with ``background=False``).
-
-    ``work(report)`` receives a ``report(done, total)`` callback that updates
-    ``progress`` (a FloatProgress) and raises :class:`Cancelled` once
-    :meth:`cancel` was called. ``on_done(result)`` runs after success; any error
-    goes to the status line.
-    """
-
-    def __init__(self, status: StatusLine, progress: W.FloatProgress, background: bool = True) -> None:
-        self.status, self.progress, self.background = status, progress, background
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self, what: str, work: Callable[[Callable[[int, int], None]], Any],
-              on_done: Callable[[Any], None]) -> None:
-        if self.running:
-            self.status.show(f"{what}: already running — wait or press Cancel", "warn")
-            return
-        self._cancel.clear()
-        self.progress.value = 0.0
-        self.status.show(f"{what}…", "busy")
-
-        def report(done: int, total: int) -> None:
-            self.progress.value = done / max(total, 1)
-            if self._cancel.is_set():
-                raise Cancelled()
-
-        def run() -> None:
-            t0 = time.perf_counter()
-            try:
-                result = work(report)
-                on_done(result)
-            except Cancelled:
-                self.status.show(f"{what}: cancelled", "warn")
-            except Exception as exc:  # noqa: BLE001
-                self.status.error(f"{what}: {one_line(exc)}")
-            else:
-                if self.status.kind == "busy":
-                    self.status.show(f"{what}: done in {time.perf_counter() - t0:.1f} s", "ok")
-                self.progress.value = 1.0
-
-        if self.background:
-            self._thread = threading.Thread(target=run, daemon=True, name="labkit-job")
-            self._thread.start()
-        else:
-            run()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
 
 class Panel:

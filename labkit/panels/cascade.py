@@ -17,37 +17,18 @@ import ipywidgets as W
 import numpy as np
 
 from labkit.errors import InputError
-from labkit.panels.base import Job, Panel, StatusLine, png_image
-from labkit.panels.controls import job_controls, method_select
-from labkit.render import compose, encode_png, similarity_png, tile_grid
+from labkit.panels.base import STYLE, StatusLine, png_image
+from labkit.panels.controls import method_select
+from labkit.panels.jobs import JobPanel
+from labkit.render import cascade_grid, encode_png, similarity_png
 from labkit.sanity import CascadeResult, run_cascade
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
+from labkit.session.analyses import SAME_THRESHOLD, similarity_profile
 
 DEFAULT_METHODS = ("gradient", "gradcam", "guided_backprop")
 ORDERS = [("cascade: output layer → input", "cascade"), ("independent: one layer at a time", "independent"),
           ("bottom-up: input layer → output", "bottom_up")]
-#: A method whose maps keep a mean rank correlation at least this high over the
-#: randomization steps "stays the same" (fails the check).
-SAME_THRESHOLD = 0.4
 RESULT_KEY = "panels.cascade"
-_STYLE = {"description_width": "initial"}
-
-
-def similarity_profile(result: CascadeResult, metric: str = "spearman_abs") -> dict[str, dict[str, float]]:
-    """Per method: mean similarity over the randomization steps, after the first step and after the last.
-
-    Means are over images with a defined value (constant maps give none); NaN when
-    no image has one.
-    """
-    out = {}
-    for method in result.methods:
-        v = result.values(method, metric)[1:]  # (steps, images) without the original
-        per_step = [float(row[~row.isnan()].mean()) if (~row.isnan()).any() else math.nan for row in v]
-        finite = [x for x in per_step if np.isfinite(x)]
-        out[method] = {"mean": float(np.mean(finite)) if finite else math.nan,
-                       "first": per_step[0] if per_step else math.nan,
-                       "last": per_step[-1] if per_step else math.nan}
-    return out
 
 
 def lesson_caption(result: CascadeResult, threshold: float = SAME_THRESHOLD) -> str:
@@ -69,7 +50,7 @@ def lesson_caption(result: CascadeResult, threshold: float = SAME_THRESHOLD) -> 
                          "look at the grid.</li>")
             continue
         detail = (f"mean rank correlation with the original map {p['mean']:+.2f} over {steps} "
-                  f"({p['first']:+.2f} with {first} randomized, {p['last']:+.2f} at the end)")
+                  f"({_corr(p['first'])} with {first} randomized, {_corr(p['last'])} at the end)")
         if p["mean"] >= threshold:
             parts.append(f"<li><b style='color:#cf222e'>{m} stays the same</b>: {detail}. The map hardly depends "
                          "on what the model learned — it <b>fails</b> the sanity check.</li>")
@@ -79,7 +60,11 @@ def lesson_caption(result: CascadeResult, threshold: float = SAME_THRESHOLD) -> 
     return f"<ul style='margin:4px 0'>{''.join(parts)}</ul><span style='color:#666'>{rule}</span>"
 
 
-class CascadeViewer(Panel):
+def _corr(value: float) -> str:
+    return f"{value:+.2f}" if np.isfinite(value) else "undefined: the map is constant"
+
+
+class CascadeViewer(JobPanel):
     """Run and show cascading (or independent) randomization for the active model.
 
     Parameters
@@ -96,26 +81,21 @@ class CascadeViewer(Panel):
 
     def __init__(self, state: ExperimentState, status: StatusLine | None = None, *,
                  methods: Sequence[str] = DEFAULT_METHODS, background: bool = True, scale: int = 2) -> None:
-        super().__init__(state, status)
+        super().__init__(state, status, run_label="Randomize", run_icon="random", background=background)
         self.scale = scale
         self.methods = method_select(methods)
-        self.order = W.RadioButtons(options=ORDERS, value="cascade", description="order", style=_STYLE)
-        self.n_images = W.IntSlider(value=1, min=1, max=16, description="images", style=_STYLE,
+        self.order = W.RadioButtons(options=ORDERS, value="cascade", description="order", style=STYLE)
+        self.n_images = W.IntSlider(value=1, min=1, max=16, description="images", style=STYLE,
                                     tooltip="the selected image and the ones after it")
-        self.run = W.Button(description="Randomize", button_style="primary", icon="random")
-        self.cancel, self.progress = job_controls()
         self.caption = W.HTML()
         self.caption.add_class("labkit-cascade-caption")
         self.grid = png_image()
         self.curves = png_image()
-        self.job = Job(self.status, self.progress, background)
         intro = W.HTML("Re-initialize the model's layers one step at a time and recompute each map. A map that "
                        "<i>explains the model</i> must change when the model's weights are destroyed.")
-        self.body = W.VBox([intro, W.HBox([self.methods, W.VBox([self.order, self.n_images,
-                                                                W.HBox([self.run, self.cancel]), self.progress])]),
+        self.body = W.VBox([intro, W.HBox([self.methods, W.VBox([self.order, self.n_images, self.controls(),
+                                                                self.progress])]),
                             self.caption, self.grid, self.curves])
-        self.on_click(self.run, self.start)
-        self.on_click(self.cancel, self.job.cancel)
         self.watch(state, self._models_changed, "models")
 
     @property
@@ -131,34 +111,20 @@ class CascadeViewer(Panel):
         methods = list(self.methods.value)
         if not methods:
             raise InputError("choose at least one method")
-        x, _ = s.current_image()
-        n = int(self.n_images.value)
-        if n > 1 and s.custom_image is None:
-            split = s.data[s.split]
-            first = max(0, min(s.image_index, len(split) - n))
-            x = split.images[first:first + n]
-        target, order = s.target, self.order.value
+        x, _ = s.selection.batch(int(self.n_images.value))
+        target, order = s.selection.target, self.order.value
         self.caption.value = ""
 
         def work(report: Any) -> CascadeResult:
             return run_cascade(model, x, target, methods=methods, order=order, progress=report, keep_maps=True)
 
-        self.job.start(f"{order} randomization of {s.active_model}", work, lambda r: self._show(r, x))
+        self.launch(f"{order} randomization of {s.active_model}", work, lambda r: self._show(r, x))
 
     def _show(self, result: CascadeResult, images: Any) -> None:
-        self.state.cache[RESULT_KEY] = (result, images.detach().cpu())
+        self.state.cache.put(RESULT_KEY, (result, images.detach().cpu()))
         self.caption.value = lesson_caption(result)
-        self.grid.value = encode_png(self.grid_image(result, images))
+        self.grid.value = encode_png(cascade_grid(result, images, scale=self.scale))
         self.curves.value = similarity_png(result.summary(), title=f"similarity to the original map ({result.order})")
-
-    def grid_image(self, result: CascadeResult, images: Any, image: int = 0) -> np.ndarray:
-        """Rows: methods; columns: randomization steps; maps of one image over it, each on its own scale."""
-        if result.maps is None:
-            raise InputError("the cascade result holds no maps (run with keep_maps=True)")
-        base = images[image]
-        rows = [[compose(base, step[method][image], alpha=0.75, scale=self.scale) for step in result.maps]
-                for method in result.methods]
-        return tile_grid(rows, row_labels=result.methods, col_labels=result.layers)
 
     def _models_changed(self, change: dict) -> None:
         if self.result is None:

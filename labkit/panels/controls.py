@@ -15,9 +15,9 @@ from torch import nn
 
 from labkit.explain import Param, get_explainer, list_explainers
 from labkit.models import cam_layer_choices, default_cam_layer
+from labkit.panels.base import STYLE
 
 SLIDER_MAX_STEPS = 1000
-_STYLE = {"description_width": "initial"}
 
 
 def layer_options(model: nn.Module | None) -> list[str]:
@@ -27,7 +27,7 @@ def layer_options(model: nn.Module | None) -> list[str]:
 
 def param_widget(spec: Param, image_size: int = 64, model: nn.Module | None = None) -> W.ValueWidget:
     """A widget for one parameter, initialised to its default; ``tooltip`` is its description."""
-    common: dict[str, Any] = dict(description=spec.name, style=_STYLE, tooltip=spec.description,
+    common: dict[str, Any] = dict(description=spec.name, style=STYLE, tooltip=spec.description,
                                   continuous_update=False, layout=W.Layout(width="260px"))
     if spec.kind == "bool":
         common.pop("continuous_update")
@@ -81,10 +81,4 @@ def method_select(selected: Sequence[str], rows: int = 10) -> W.SelectMultiple:
     needs an autoencoder, has its own viewer), ``selected`` (when registered) chosen."""
     names = [m for m in list_explainers() if not get_explainer(m).needs]
     return W.SelectMultiple(options=names, value=tuple(m for m in selected if m in names),
-                            rows=min(len(names), rows), description="methods", style=_STYLE)
-
-
-def job_controls() -> tuple[W.Button, W.FloatProgress]:
-    """The Cancel button and progress bar of a panel's background job."""
-    return (W.Button(description="Cancel", icon="times"),
-            W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px")))
+                            rows=min(len(names), rows), description="methods", style=STYLE)

@@ -10,30 +10,26 @@ method's saliency falls on the marker (``region_fraction``).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import ipywidgets as W
-import numpy as np
-import torch
 
 from labkit.data import MarkerSpec, make_marker
 from labkit.data.markers import CORNERS, SIDES
 from labkit.errors import InputError
-from labkit.evaluate import region_fraction
-from labkit.explain import explain
-from labkit.panels.base import Job, Panel, StatusLine, guarded, html_table, png_image
-from labkit.panels.controls import job_controls, method_select
+from labkit.panels.base import FORM, StatusLine, guarded, html_table, png_image
+from labkit.panels.controls import method_select
+from labkit.panels.jobs import JobPanel
 from labkit.render import bar_chart_png, compose, encode_png, tile_grid
-from labkit.state import ExperimentState
-from labkit.train import TrainConfig, evaluate
+from labkit.session import ExperimentState
+from labkit.session.analyses import shortcut_analysis
+from labkit.train import TrainConfig
 
 ATTRIBUTION_METHODS = ("gradient", "smoothgrad", "integrated_gradients", "occlusion", "gradcam")
 RESULT_KEY = "panels.shortcut"
-_STYLE = {"description_width": "120px"}
 
 
-class MarkerEditor(Panel):
+class MarkerEditor(JobPanel):
     """Design a shortcut marker, train on it, and measure what it did.
 
     Parameters
@@ -50,44 +46,41 @@ class MarkerEditor(Panel):
 
     def __init__(self, state: ExperimentState, status: StatusLine | None = None, *, epochs: int = 5,
                  subset: int = 0, width: int = 16, background: bool = True) -> None:
-        super().__init__(state, status)
-        self.background = background
+        super().__init__(state, status, run_label="Analyze", run_icon="search", background=background)
         self.kind = W.ToggleButtons(options=[("corner square", "corner"), ("border stripe", "stripe"),
                                              ("burned-in text", "text")], value="corner", description="marker",
-                                    style=_STYLE)
+                                    style=FORM)
         self.coding = W.ToggleButtons(options=[("label-coded (shortcut)", "coded"), ("same for all (control)", "control")],
-                                      value="coded", description="placement", style=_STYLE)
-        self.pos_pneumonia = W.Dropdown(options=CORNERS, value="top-left", description="pneumonia at", style=_STYLE)
-        self.pos_normal = W.Dropdown(options=CORNERS, value="bottom-right", description="normal at", style=_STYLE)
+                                      value="coded", description="placement", style=FORM)
+        self.pos_pneumonia = W.Dropdown(options=CORNERS, value="top-left", description="pneumonia at", style=FORM)
+        self.pos_normal = W.Dropdown(options=CORNERS, value="bottom-right", description="normal at", style=FORM)
         self.intensity = W.FloatSlider(value=1.0, min=-1.0, max=1.0, step=0.05, description="intensity",
-                                       style=_STYLE, continuous_update=False, tooltip="1 = white, -1 = black")
-        self.size = W.IntSlider(value=8, min=1, max=24, description="size (px)", style=_STYLE, continuous_update=False)
-        self.margin = W.IntSlider(value=0, min=0, max=16, description="margin (px)", style=_STYLE,
+                                       style=FORM, continuous_update=False, tooltip="1 = white, -1 = black")
+        self.size = W.IntSlider(value=8, min=1, max=24, description="size (px)", style=FORM, continuous_update=False)
+        self.margin = W.IntSlider(value=0, min=0, max=16, description="margin (px)", style=FORM,
                                   continuous_update=False)
-        self.stripe_width = W.IntSlider(value=3, min=1, max=16, description="width (px)", style=_STYLE,
+        self.stripe_width = W.IntSlider(value=3, min=1, max=16, description="width (px)", style=FORM,
                                         continuous_update=False)
-        self.text = W.Text(value="R", description="text", style=_STYLE, continuous_update=False)
-        self.font_size = W.IntSlider(value=12, min=4, max=32, description="font size", style=_STYLE,
+        self.text = W.Text(value="R", description="text", style=FORM, continuous_update=False)
+        self.font_size = W.IntSlider(value=12, min=4, max=32, description="font size", style=FORM,
                                      continuous_update=False)
         self.params_box = W.VBox()
         self.preview = png_image()
         self.preview.add_class("labkit-marker-preview")
         self.use = W.Button(description="Use this marker", icon="check",
                             tooltip="set it as the experiment's marker (marked data, Explain tab)")
-        self.epochs = W.IntSlider(value=epochs, min=1, max=30, description="epochs", style=_STYLE)
-        self.subset = W.BoundedIntText(value=subset, min=0, max=10 ** 6, description="subset (0 = all)", style=_STYLE)
-        self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="model width", style=_STYLE)
+        self.epochs = W.IntSlider(value=epochs, min=1, max=30, description="epochs", style=FORM)
+        self.subset = W.BoundedIntText(value=subset, min=0, max=10 ** 6, description="subset (0 = all)", style=FORM)
+        self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="model width", style=FORM)
         self.train = W.Button(description="Train shortcut model", button_style="warning", icon="graduation-cap")
         self.methods = method_select(ATTRIBUTION_METHODS, rows=6)
-        self.n_images = W.IntSlider(value=16, min=1, max=128, description="images", style=_STYLE,
+        self.n_images = W.IntSlider(value=16, min=1, max=128, description="images", style=FORM,
                                     tooltip="marked test images used for the attribution fraction")
-        self.analyze = W.Button(description="Analyze", button_style="primary", icon="search")
-        self.cancel, self.progress = job_controls()
+        self.analyze = self.run
         self.metrics = W.HTML()
         self.removal = W.HTML()
         self.fractions = W.HTML()
         self.fraction_chart = png_image()
-        self.job = Job(self.status, self.progress, background)
         self._started: str | None = None
         self._quiet = False
 
@@ -95,7 +88,7 @@ class MarkerEditor(Panel):
                          self.params_box, W.HBox([self.use])])
         training = W.VBox([W.HTML("<b>Shortcut model</b>"), self.epochs, self.subset, self.width, self.train])
         analysis = W.VBox([W.HTML("<b>What did the model learn?</b>"), self.methods, self.n_images,
-                           W.HBox([self.analyze, self.cancel]), self.progress])
+                           self.controls(), self.progress])
         self.body = W.VBox([W.HBox([editor, W.VBox([W.HTML("<b>Preview</b> (marker outlined)"), self.preview])]),
                             W.HBox([training, analysis]), self.metrics, self.removal,
                             W.HBox([self.fractions, self.fraction_chart])])
@@ -104,10 +97,8 @@ class MarkerEditor(Panel):
             self.watch(w, self._edited, "value")
         self.on_click(self.use, self.use_marker)
         self.on_click(self.train, self.train_shortcut)
-        self.on_click(self.analyze, self.start_analysis)
-        self.on_click(self.cancel, self.job.cancel)
         self.watch(state, self._data_changed, "data")
-        self.watch(state, self._status_changed, "status")
+        self.watch(state.training, self._status_changed, "status")
         self.watch(state, self._marker_changed, "marker")
         self._kind_layout()
         self._marker_changed({"new": state.marker})
@@ -197,6 +188,9 @@ class MarkerEditor(Panel):
                                   subset=int(self.subset.value) or None, background=self.background,
                                   width=int(self.width.value))
 
+    def start(self) -> None:
+        self.start_analysis()
+
     def start_analysis(self) -> None:
         """Measure the active model's use of the marker (off the UI thread)."""
         s = self.state
@@ -215,7 +209,7 @@ class MarkerEditor(Panel):
         def work(report: Any) -> dict[str, Any]:
             return shortcut_analysis(entry.model, s.data["test"], marker, methods, n, report, s.data.class_names)
 
-        self.job.start(f"shortcut analysis of {entry.name}", work, lambda r: self._show_analysis(entry.name, marker, r))
+        self.launch(f"shortcut analysis of {entry.name}", work, lambda r: self._show_analysis(entry.name, marker, r))
 
     # ---- results -----------------------------------------------------------------------
     def _show_metrics(self, entry: Any) -> None:
@@ -231,7 +225,7 @@ class MarkerEditor(Panel):
                               + html_table(rows, ["metric", *[labels[k] for k in keys]]))
 
     def _show_analysis(self, name: str, marker: MarkerSpec, r: dict[str, Any]) -> None:
-        self.state.cache[RESULT_KEY] = r
+        self.state.cache.put(RESULT_KEY, r)
         d = r["removal"]
         self.removal.value = (
             f"<b>Removing the marker</b> ({marker.describe()}, clean pixels put back) on {d['n']} test images: "
@@ -249,7 +243,7 @@ class MarkerEditor(Panel):
 
     def _marker_changed(self, change: dict) -> None:
         m = change["new"]
-        self.use.description = "Use this marker" if m is None else "Use this marker (replace current)"
+        self.use.description = "Use this marker" if m is None else "Replace the marker"
 
     def _status_changed(self, change: dict) -> None:
         if self._started and change["new"] in ("done", "stopped") and self._started in self.state.models:
@@ -257,37 +251,3 @@ class MarkerEditor(Panel):
             self._show_metrics(self.state.models[self.state.active_model])
             self.start_analysis()
 
-
-def shortcut_analysis(model: torch.nn.Module, test: Any, marker: MarkerSpec, methods: list[str], n_attr: int,
-                      report: Any = None, class_names: tuple[str, ...] = ("normal", "pneumonia")) -> dict[str, Any]:
-    """Marker-removal effect on the whole test split and marker attribution fractions.
-
-    Returns ``{"removal": {...}, "fractions": {method: mean}, "n_attr": int, "area": float}``.
-    """
-    total = 1 + len(methods)
-    marked = test.with_marker(marker)
-    p_marked = evaluate(model, marked).scores
-    removed_images = marker.remove(marked.images, marked.labels, clean=test.images)
-    p_removed = evaluate(model, replace(test, images=removed_images)).scores
-    change = p_removed - p_marked
-    i = int(np.argmax(np.abs(change)))
-    removal = dict(n=len(test), mean_marked=float(p_marked.mean()), mean_removed=float(p_removed.mean()),
-                   mean_abs_change=float(np.abs(change).mean()), index=i, label=class_names[int(test.labels[i])],
-                   p_marked=float(p_marked[i]), p_removed=float(p_removed[i]))
-    if report:
-        report(1, total)
-    # attribution: images of both classes with a marker (a control marker marks every image)
-    has = marker.mask(marked.labels, marked.size).flatten(1).any(1).cpu()
-    idx = has.nonzero().flatten()[:n_attr]
-    if len(idx) == 0:
-        raise InputError("no test image carries this marker")
-    x, y = marked.images[idx.to(marked.images.device)], marked.labels[idx.to(marked.labels.device)]
-    masks = marker.mask(y, marked.size)
-    fractions = {}
-    for k, m in enumerate(methods):
-        maps = explain(model, x, y, m).maps
-        fractions[m] = float(region_fraction(maps, masks.to(maps.device)).mean())
-        if report:
-            report(2 + k, total)
-    area = float(masks.float().mean())
-    return {"removal": removal, "fractions": fractions, "n_attr": len(idx), "area": area}

@@ -1,28 +1,28 @@
 """TrainingController: configure, start, pause/resume and stop training; watch
 the loss/accuracy curves per epoch and read the clinical metrics at the end.
 
-Training runs on the state's background thread (``state.start_training``), so
-the rest of the UI stays usable; this panel only observes ``state.progress``,
-``state.history``, ``state.status`` and the active model.
+Training runs as the state's :class:`~labkit.session.TrainingJob`
+(``state.start_training``), so the rest of the UI stays usable; this panel binds
+its progress bar to ``state.training.progress`` and observes the job's
+``history`` and ``status`` and the active model.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import ipywidgets as W
+from traitlets import dlink
 
 from labkit.models import list_models
-from labkit.panels.base import Panel, StatusLine, guarded, html_table, png_image
+from labkit.panels.base import FORM, Panel, StatusLine, guarded, html_table, png_image
 from labkit.render import confusion_png, training_curves_png
-from labkit.state import ExperimentState
+from labkit.session import VARIANT_NAMES, ExperimentState
 from labkit.train import TrainConfig
 
 VARIANT_OPTIONS = [("clean data", "clean"), ("marked data (current marker)", "marked"),
                    ("random labels", "random-labels")]
-DEFAULT_NAMES = {"clean": "baseline", "marked": "shortcut", "random-labels": "random-labels"}
 METRIC_ROWS = [("accuracy", "accuracy"), ("sensitivity", "sensitivity"), ("specificity", "specificity"),
                ("balanced accuracy", "balanced_accuracy"), ("AUROC", "auroc"), ("PPV", "ppv"), ("NPV", "npv")]
-_STYLE = {"description_width": "110px"}
 
 
 class TrainingController(Panel):
@@ -44,26 +44,26 @@ class TrainingController(Panel):
                  subset: int = 0, width: int = 16, batch_size: int = 128, background: bool = True) -> None:
         super().__init__(state, status)
         self.background = background
-        self.arch = W.Dropdown(options=list_models(), value="small_cnn", description="model", style=_STYLE)
-        self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="width", style=_STYLE,
+        self.arch = W.Dropdown(options=list_models(), value="small_cnn", description="model", style=FORM)
+        self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="width", style=FORM,
                                  tooltip="channels of the first conv block")
-        self.variant = W.Dropdown(options=VARIANT_OPTIONS, value="clean", description="data", style=_STYLE)
-        self.name = W.Text(value="baseline", description="model name", style=_STYLE)
-        self.epochs = W.IntSlider(value=epochs, min=1, max=50, description="epochs", style=_STYLE)
+        self.variant = W.Dropdown(options=VARIANT_OPTIONS, value="clean", description="data", style=FORM)
+        self.name = W.Text(value="baseline", description="model name", style=FORM)
+        self.epochs = W.IntSlider(value=epochs, min=1, max=50, description="epochs", style=FORM)
         self.lr = W.FloatLogSlider(value=1e-3, base=10, min=-5, max=-1, step=0.25, description="learning rate",
-                                   readout_format=".0e", style=_STYLE)
+                                   readout_format=".0e", style=FORM)
         self.batch_size = W.Dropdown(options=[8, 16, 32, 64, 128, 256, 512], value=batch_size,
-                                     description="batch size", style=_STYLE)
-        self.seed = W.BoundedIntText(value=0, min=0, max=2 ** 31 - 1, description="seed", style=_STYLE)
+                                     description="batch size", style=FORM)
+        self.seed = W.BoundedIntText(value=0, min=0, max=2 ** 31 - 1, description="seed", style=FORM)
         self.subset = W.BoundedIntText(value=subset, min=0, max=10 ** 6, description="subset (0 = all)",
-                                       style=_STYLE, tooltip="train on a seeded subset of N training images")
+                                       style=FORM, tooltip="train on a seeded subset of N training images")
         self.start = W.Button(description="Start", button_style="success", icon="play")
         self.pause = W.Button(description="Pause", icon="pause", disabled=True)
         self.stop = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         for b in (self.start, self.pause, self.stop):
             b.add_class(f"labkit-train-{b.description.lower()}")
-        self.progress = W.FloatProgress(value=state.progress, min=0.0, max=1.0, description="progress",
-                                        style=_STYLE, layout=W.Layout(width="420px"))
+        self.progress = W.FloatProgress(value=state.training.progress, min=0.0, max=1.0, description="progress",
+                                        style=FORM, layout=W.Layout(width="420px"))
         self.epoch_label = W.HTML()
         self.curves = png_image(layout=W.Layout(max_width="640px"))
         self.curves.add_class("labkit-curves")
@@ -85,11 +85,11 @@ class TrainingController(Panel):
         self.on_click(self.stop, self.on_stop)
         self.watch(self.variant, self._variant_changed, "value")
         self.watch(self.name, self._name_typed, "value")
-        self.watch(state, self._progress_changed, "progress")
-        self.watch(state, self._history_changed, "history")
-        self.watch(state, self._status_changed, "status")
+        dlink((state.training, "progress"), (self.progress, "value"))
+        self.watch(state.training, self._history_changed, "history")
+        self.watch(state.training, self._status_changed, "status")
         self.watch(state, self._model_changed, "active_model", "models")
-        self._status_changed({"new": state.status})
+        self._status_changed({"new": state.training.status})
         self._model_changed({})
 
     # ---- controls -> state -------------------------------------------------------------
@@ -100,7 +100,7 @@ class TrainingController(Panel):
 
     def on_start(self) -> None:
         """Start button: train a new model on the chosen data variant."""
-        name = self.name.value.strip() or DEFAULT_NAMES[self.variant.value]
+        name = self.name.value.strip() or VARIANT_NAMES[self.variant.value]
         self._show_metrics(None)
         self.curves.value = b""
         self.state.start_training(name, self.arch.value, self.variant.value, self.config(),
@@ -109,7 +109,7 @@ class TrainingController(Panel):
 
     def on_pause(self) -> None:
         """Pause/Resume button."""
-        if self.state.status == "paused":
+        if self.state.training.paused:
             self.state.resume_training(background=self.background)
         else:
             self.state.pause_training()
@@ -120,7 +120,7 @@ class TrainingController(Panel):
 
     def _variant_changed(self, change: dict) -> None:
         if not self._name_edited:
-            self._set_name(DEFAULT_NAMES[change["new"]])
+            self._set_name(VARIANT_NAMES[change["new"]])
 
     def _set_name(self, name: str) -> None:
         self._setting_name = True
@@ -131,12 +131,9 @@ class TrainingController(Panel):
 
     def _name_typed(self, change: dict) -> None:
         if not self._setting_name:
-            self._name_edited = change["new"].strip() not in ("", *DEFAULT_NAMES.values())
+            self._name_edited = change["new"].strip() not in ("", *VARIANT_NAMES.values())
 
     # ---- state -> view -----------------------------------------------------------------
-    def _progress_changed(self, change: dict) -> None:
-        self.progress.value = float(change["new"])
-
     def _history_changed(self, change: dict) -> None:
         history = change["new"]
         if history:
@@ -158,7 +155,7 @@ class TrainingController(Panel):
 
     def _model_changed(self, change: dict) -> None:
         name = self.state.active_model
-        if self.state.status in ("running", "paused") or name not in self.state.models:
+        if self.state.training.active or name not in self.state.models:
             return
         entry = self.state.models[name]
         self._show_metrics(name)

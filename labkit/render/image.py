@@ -199,3 +199,17 @@ def _fit(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: i
     while text and font.getlength(text + "…") > width:
         text = text[:-1]
     return text + "…"
+
+
+def cascade_grid(result: object, images: object, image: int = 0, scale: int = 2) -> np.ndarray:
+    """Rows: methods; columns: randomization steps; the maps of one image, each on its own scale.
+
+    ``result`` is a :class:`~labkit.sanity.CascadeResult` run with ``keep_maps=True``.
+    """
+    maps = getattr(result, "maps", None)
+    if maps is None:
+        raise InputError("the cascade result holds no maps (run it with keep_maps=True)")
+    base = images[image]  # type: ignore[index]
+    rows = [[compose(base, step[method][image], alpha=0.75, scale=scale) for step in maps]
+            for method in result.methods]  # type: ignore[attr-defined]
+    return tile_grid(rows, row_labels=result.methods, col_labels=result.layers)  # type: ignore[attr-defined]

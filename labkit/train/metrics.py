@@ -70,6 +70,12 @@ class ClinicalMetrics:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClinicalMetrics":
+        """The inverse of :meth:`as_dict` (JSON turns the confusion matrix into lists)."""
+        (tn, fp), (fn, tp) = d["confusion"]
+        return cls(**{**d, "confusion": ((int(tn), int(fp)), (int(fn), int(tp)))})
+
     def summary(self) -> str:
         """Printable multi-line report."""
         (tn, fp), (fn, tp) = self.confusion

@@ -12,7 +12,7 @@ from PIL import Image
 
 from labkit.checkpoint import ModelEntry
 from labkit.data import LabData, load_phantom
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 from labkit.train import TrainConfig
 
 SIZE = 32
@@ -29,7 +29,7 @@ def tiny_entry(small_data: LabData) -> ModelEntry:
     s = ExperimentState(device="cpu", data=small_data)
     s.start_training("baseline", "small_cnn", "clean", TrainConfig(epochs=2, batch_size=32), background=False,
                      width=4)
-    assert s.status == "done", s.message
+    assert s.training.status == "done", s.message
     return s.models["baseline"]
 
 

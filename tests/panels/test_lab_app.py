@@ -11,7 +11,7 @@ from labkit.cli import main
 from labkit.commands.app import app_env, parse_args, notebook_path, voila_command
 from labkit.panels import LabApp, apply_gpu_memory_cap
 from labkit.panels.app import warm_up
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_app_has_every_panel_on_one_state(trained_state: ExperimentState) -> Non
     assert all(p.state is trained_state and p.status is app.status for p in app.panels)
     assert "1 model(s)" in app.header.value
     app.explainer.index.value = 5  # one panel changes the image; the state and the others follow
-    assert trained_state.image_index == 5
+    assert trained_state.selection.image_index == 5
     app.explainer.methods.value = ("gradient",)
     assert app.explainer.images["gradient"].value[:4] == b"\x89PNG"
     app.close()
@@ -120,7 +120,7 @@ def test_app_command_builds_voila_call(tmp_path: Path, trained_state: Experiment
 def test_pretrained_button_adds_zoo_models(trained_state: ExperimentState, tiny_entry, monkeypatch) -> None:
     import copy
 
-    import labkit.zoo
+    import labkit.session.zoo
     from labkit.data import CornerSquare
 
     asked = []
@@ -132,7 +132,7 @@ def test_pretrained_button_adds_zoo_models(trained_state: ExperimentState, tiny_
         e.marker = CornerSquare() if kind == "shortcut" else None
         return e
 
-    monkeypatch.setattr(labkit.zoo, "pretrained_entry", fake_pretrained)
+    monkeypatch.setattr(labkit.session.zoo, "pretrained_entry", fake_pretrained)
     state = ExperimentState(device="cpu", data=trained_state.data)
     app = LabApp(state, dataset=None, debounce=0, background=False)
     app.pretrained_button.click()

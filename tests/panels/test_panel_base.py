@@ -9,7 +9,7 @@ import pytest
 
 from labkit.errors import InputError
 from labkit.panels import Coalescer, Job, Panel, StatusLine, reporting
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 
 def test_status_line_shows_one_line_and_escapes() -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 from labkit.data import CornerSquare
 from labkit.explain import get_explainer
 from labkit.panels import ExplainerSelector, upload_entry
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 
 def size_of(png: bytes) -> tuple[int, int]:
@@ -92,7 +92,7 @@ def test_burst_of_index_changes_synchronous_path(trained_state: ExperimentState)
     p = ExplainerSelector(trained_state, methods=("gradient",), debounce=0)
     for i in range(100):
         p.index.value = i % 48
-    assert trained_state.image_index == 99 % 48
+    assert trained_state.selection.image_index == 99 % 48
     assert p.rendered["index"] == 99 % 48 and p.status.kind != "error"
 
 
@@ -113,23 +113,23 @@ def test_upload_any_size_png(trained_state: ExperimentState, png_bytes) -> None:
     p = ExplainerSelector(trained_state, methods=("gradient",), debounce=0)
     before = p.images["gradient"].value
     p.upload.value = (upload_entry(png_bytes(300, 200), "xray.png"),)
-    assert trained_state.custom_image is not None and tuple(trained_state.custom_image.shape) == (1, 1, 32, 32)
+    assert trained_state.selection.custom_image is not None and tuple(trained_state.selection.custom_image.shape) == (1, 1, 32, 32)
     assert p.images["gradient"].value != before and "uploaded image" in p.prediction.value
     assert not p.back.disabled
     p.upload.value = (upload_entry(b"not an image", "bad.png"),)
     assert p.status.kind == "error" and "could not read an image" in p.status.text
     p.back.click()
-    assert trained_state.custom_image is None
+    assert trained_state.selection.custom_image is None
 
 
 def test_class_filter_and_misclassified(trained_state: ExperimentState) -> None:
     p = ExplainerSelector(trained_state, methods=("gradient",), debounce=0)
     labels = trained_state.data["test"].labels
     p.class_filter.value = 1
-    assert int(labels[trained_state.image_index]) == 1
+    assert int(labels[trained_state.selection.image_index]) == 1
     assert p.index.max == int((labels == 1).sum()) - 1
     p.index.value = 3
-    assert int(labels[trained_state.image_index]) == 1
+    assert int(labels[trained_state.selection.image_index]) == 1
     p.class_filter.value = -1
     p.misclassified.value = True
     assert p.status.kind != "error"
@@ -141,7 +141,7 @@ def test_target_and_model_controls_follow_state(trained_state: ExperimentState, 
 
     p = ExplainerSelector(trained_state, methods=("gradient",), debounce=0)
     p.target.value = 0
-    assert trained_state.target == 0 and "explaining class <b>normal</b>" in p.prediction.value
+    assert trained_state.selection.target == 0 and "explaining class <b>normal</b>" in p.prediction.value
     other = copy.deepcopy(tiny_entry)
     other.name = "second"
     trained_state.add_model(other)
@@ -155,7 +155,7 @@ def test_two_panels_stay_in_sync(trained_state: ExperimentState) -> None:
     b = ExplainerSelector(trained_state, methods=("gradcam",), debounce=0)
     before = b.images["gradcam"].value
     a.index.value = 7
-    assert trained_state.image_index == 7 and b.index.value == 7
+    assert trained_state.selection.image_index == 7 and b.index.value == 7
     assert b.rendered["index"] == 7 and b.images["gradcam"].value != before
     b.target.value = 0
     assert a.target.value == 0 and a.rendered["target"] == 0
@@ -179,7 +179,7 @@ def test_no_model_is_reported_only_when_the_user_asks(state: ExperimentState) ->
     p = ExplainerSelector(state, debounce=0)
     assert p.status.kind != "error"  # opening the app without a model is not an error
     assert "no model yet" in p.prediction.value
-    state.image_index = 3  # another panel moved: still quiet
+    state.selection.image_index = 3  # another panel moved: still quiet
     assert p.status.kind != "error"
     p.opacity.value = 0.7  # the user asks for maps: now say why there are none
     assert p.status.kind == "error" and "no model yet" in p.status.text

@@ -8,7 +8,7 @@ from PIL import Image
 
 from labkit.data import BorderStripe, BurnedText, CornerSquare
 from labkit.panels import MarkerEditor, shortcut_analysis
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 
 def test_spec_follows_the_controls(state: ExperimentState) -> None:

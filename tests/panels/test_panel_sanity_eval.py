@@ -5,7 +5,7 @@ import math
 
 from labkit.panels import CascadeViewer, EvaluationPanel, lesson_caption
 from labkit.sanity import CascadeResult, CascadeRow
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 
 def fake_result(final: dict[str, float], order: str = "cascade") -> CascadeResult:
@@ -88,7 +88,7 @@ def test_evaluation_with_lesion_masks(trained_state: ExperimentState) -> None:
 
 
 def test_evaluation_without_masks_and_errors(trained_state: ExperimentState) -> None:
-    trained_state.target = 0  # normal images have no lesion
+    trained_state.selection.target = 0  # normal images have no lesion
     p = EvaluationPanel(trained_state, methods=("gradient",), background=False)
     p.n_images.value = 2
     p.steps.value = 4

@@ -5,7 +5,7 @@ import time
 
 from labkit.data import CornerSquare
 from labkit.panels import TrainingController
-from labkit.state import ExperimentState
+from labkit.session import ExperimentState
 
 
 def wait_for(cond, timeout: float = 60.0) -> bool:
@@ -25,7 +25,7 @@ def test_start_trains_and_shows_curves_and_metrics(state: ExperimentState) -> No
     p.lr.value = 3e-3
     p.seed.value = 1
     p.start.click()
-    assert state.status == "done", p.status.text
+    assert state.training.status == "done", p.status.text
     entry = state.models["baseline"]
     assert entry.config["epochs"] == 2 and abs(entry.config["lr"] - 3e-3) < 1e-9 and entry.config["seed"] == 1
     assert entry.kwargs == {"width": 4}
@@ -54,34 +54,34 @@ def test_variant_sets_the_default_name_and_subset(state: ExperimentState) -> Non
 def test_stop_during_training_keeps_a_consistent_model(state: ExperimentState) -> None:
     p = TrainingController(state, epochs=50, width=4, batch_size=8, background=True)
     p.start.click()
-    assert wait_for(lambda: state.progress > 0.0)
+    assert wait_for(lambda: state.training.progress > 0.0)
     assert not p.stop.disabled and not p.pause.disabled and p.start.disabled
     p.stop.click()
     state.wait(60)
-    assert wait_for(lambda: state.status == "stopped")
+    assert wait_for(lambda: state.training.status == "stopped")
     assert "baseline" in state.models and state.active_model == "baseline"
-    assert state.status == "stopped" and "stopped" in p.status.text
+    assert state.training.status == "stopped" and "stopped" in p.status.text
     assert not state.training and p.stop.disabled and not p.start.disabled
     assert p.progress.bar_style == "warning"
     assert wait_for(lambda: "Clinical metrics of baseline" in p.metrics_title.value)  # shown from the thread too
     assert p.confusion.value[:4] == b"\x89PNG" and p.confusion.layout.display is None
-    x, _ = state.current_image()
+    x, _ = state.selection.current_image()
     assert state.model()(x).shape == (1, 2)
 
 
 def test_pause_and_resume(state: ExperimentState) -> None:
     p = TrainingController(state, epochs=30, width=4, batch_size=8, background=True)
     p.start.click()
-    assert wait_for(lambda: state.progress > 0.0)
+    assert wait_for(lambda: state.training.progress > 0.0)
     p.pause.click()
-    assert wait_for(lambda: state.status == "paused")
+    assert wait_for(lambda: state.training.status == "paused")
     assert p.pause.description == "Resume" and not p.stop.disabled
-    done_at_pause = state.progress
+    done_at_pause = state.training.progress
     p.pause.click()  # resume
-    assert wait_for(lambda: state.progress > done_at_pause)
+    assert wait_for(lambda: state.training.progress > done_at_pause)
     p.stop.click()
     state.wait(60)
-    assert wait_for(lambda: state.status == "stopped")
+    assert wait_for(lambda: state.training.status == "stopped")
     assert "baseline" in state.models
 
 

@@ -1,0 +1,137 @@
+"""ImagePicker: the widgets that choose the shown image, bound to ``state.selection``.
+
+Split, class filter, "misclassified only" and clean/marked are ``traitlets.link``-ed
+to the selection. The index slider walks over ``selection.candidates()`` (the
+images that pass the filters): moving it sets ``selection.image_index``, and a
+change of the selection from anywhere moves it back. An upload replaces the
+data set image until "data set image" is pressed.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as W
+from traitlets import link
+
+from labkit.data import load_image
+from labkit.panels.base import STYLE
+
+if TYPE_CHECKING:
+    from labkit.panels.base import Panel
+
+
+class ImagePicker:
+    """Image choice for one panel (its guard reports every error in the panel's status line)."""
+
+    def __init__(self, panel: "Panel") -> None:
+        self.panel = panel
+        self.state = state = panel.state
+        sel = state.selection
+        self.split = W.Dropdown(options=["test"], value="test", description="split", style=STYLE,
+                                layout=W.Layout(width="150px"))
+        self.class_filter = W.Dropdown(options=[("all classes", -1)], value=-1, description="show",
+                                       style=STYLE, layout=W.Layout(width="190px"))
+        self.misclassified = W.Checkbox(value=False, description="misclassified only", indent=False,
+                                        layout=W.Layout(width="150px"))
+        self.index = W.IntSlider(value=0, min=0, max=0, description="image", style=STYLE,
+                                 continuous_update=False, layout=W.Layout(width="380px"))
+        self.index.add_class("labkit-image-index")
+        self.index_label = W.HTML()
+        self.upload = W.FileUpload(accept=".png,.jpg,.jpeg,image/png,image/jpeg", multiple=False,
+                                   description="upload X-ray")
+        self.back = W.Button(description="data set image", icon="undo", disabled=True,
+                             tooltip="go back from the uploaded image to the data set image")
+        self.variant = W.ToggleButtons(options=[("clean", "clean"), ("with marker", "marked")], value="clean",
+                                       description="images", style=STYLE, disabled=True)
+        self.widget = W.VBox([W.HBox([self.split, self.class_filter, self.misclassified]),
+                              W.HBox([self.index, self.index_label]), W.HBox([self.upload, self.back]),
+                              self.variant])
+        self._links = [link((sel, "misclassified"), (self.misclassified, "value")),
+                       link((sel, "variant"), (self.variant, "value"))]
+        self._data_changed({})
+        self._links.append(link((sel, "split"), (self.split, "value")))
+        self._links.append(link((sel, "class_filter"), (self.class_filter, "value")))
+        panel.watch(self.index, self._moved, "value")
+        panel.watch(self.upload, self._uploaded, "value")
+        panel.on_click(self.back, lambda: sel.set_custom_image(None))
+        panel.watch(sel, self._selection_changed, "image_index", "split", "custom_image", "variant")
+        panel.watch(sel, self._filter_changed, "class_filter", "misclassified")
+        panel.watch(state, self._data_changed, "data", "marker")
+        panel.watch(state, lambda change: self.sync(), "models", "active_model")
+
+    # ---- widgets -> selection ----------------------------------------------------------
+    def _moved(self, change: dict) -> None:
+        candidates = self.state.selection.candidates()
+        if not candidates:
+            return
+        sel = self.state.selection
+        if sel.custom_image is not None:
+            sel.set_custom_image(None)
+        idx = candidates[min(int(change["new"]), len(candidates) - 1)]
+        if sel.image_index != idx:
+            sel.image_index = idx
+
+    def _uploaded(self, change: dict) -> None:
+        files = change["new"]
+        if not files:
+            return
+        f = files[0]
+        data = self.state.require_data()
+        name = f.get("name", "") or "the uploaded file"
+        self.state.selection.set_custom_image(load_image(bytes(f["content"]), size=data.size, name=name), name)
+        self.panel.status.show(f"using the uploaded image {name} ({data.size}×{data.size}, grayscale)")
+
+    # ---- selection -> widgets ----------------------------------------------------------
+    def _selection_changed(self, change: dict) -> None:
+        self.back.disabled = self.state.selection.custom_image is None
+        self.sync(keep_image=True)
+
+    def _filter_changed(self, change: dict) -> None:
+        self.sync(keep_image=False)
+
+    def _data_changed(self, change: dict) -> None:
+        data, sel = self.state.data, self.state.selection
+        if data is not None:
+            self.split.options = list(data.splits)
+            self.class_filter.options = [("all classes", -1)] + [(n, i) for i, n in enumerate(data.class_names)]
+        self.variant.disabled = self.state.marker is None
+        self.split.value, self.class_filter.value = sel.split, sel.class_filter
+        self.sync()
+
+    def sync(self, keep_image: bool = True) -> None:
+        """Point the slider at the selected image among the candidates.
+
+        With ``keep_image`` a selected image that the filters hide clears the
+        filters; otherwise (a filter changed) the first candidate is selected.
+        """
+        sel = self.state.selection
+        if self.state.data is None:
+            return
+        candidates = sel.candidates()
+        if sel.image_index not in candidates and candidates and sel.custom_image is None:
+            if keep_image and (sel.class_filter != -1 or sel.misclassified):
+                with sel.hold_trait_notifications():
+                    sel.class_filter, sel.misclassified = -1, False
+                return  # the filter change syncs again
+            if not keep_image:
+                sel.image_index = candidates[0]
+                return
+        with self.index.hold_trait_notifications():
+            self.index.disabled = not candidates
+            self.index.max = max(len(candidates) - 1, 0)
+            self.index.value = candidates.index(sel.image_index) if sel.image_index in candidates else 0
+        self.index_label.value = self._label(candidates)
+
+    def _label(self, candidates: list[int]) -> str:
+        sel = self.state.selection
+        if sel.custom_image is not None:
+            return f"<i>uploaded image {sel.upload_name}</i>"
+        if not candidates:
+            return "<i>no image matches the filter</i>"
+        split = sel.view()
+        label = self.state.data.class_names[int(split.labels[sel.image_index])]
+        return f"#{sel.image_index} of {len(split)} · label <b>{label}</b> · {len(candidates)} shown"
+
+    def close(self) -> None:
+        for lk in self._links:
+            lk.unlink()
