@@ -240,7 +240,6 @@ class LabApp:
                 if e.marker is not None and self.state.marker is None:
                     self.state.marker = e.marker
                 self.state.add_model(e, activate=e.name == kinds[0])
-            self.status.show(f"pre-trained models ready: {', '.join(e.name for e in entries)}", "ok")
 
         from labkit.session.zoo import is_cached
 
@@ -248,7 +247,8 @@ class LabApp:
         what = (f"pre-trained models (training {', '.join(cold)} once on this machine)" if cold
                 else "pre-trained models (from the cache)")
         try:
-            self.pretrained_job.start(what, work, done, background=self.background)
+            self.pretrained_job.start(what, work, done, background=self.background,
+                                      describe=lambda es: f"pre-trained models ready: {', '.join(e.name for e in es)}")
         except Exception:  # noqa: BLE001 — inline: the job's message already says why
             if self.background:
                 raise

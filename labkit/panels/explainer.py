@@ -93,6 +93,7 @@ class ExplainerSelector(Panel):
         self.body = W.VBox([W.HBox([picker, model_box]), W.HBox([self.methods, display]), self.grid])
 
         self._error = ""
+        self._user_asked = False
         self._original_key: tuple | None = None
         self._renderer = Coalescer(self._render, debounce, on_error=self._render_failed)
         for w in (self.opacity, self.mode, self.scale_mode, self.outline):
@@ -123,8 +124,13 @@ class ExplainerSelector(Panel):
         except Exception as exc:  # noqa: BLE001
             self._render_failed(exc)
 
-    def request(self) -> None:
-        """Ask for a render (coalesced; synchronous when ``debounce == 0``)."""
+    def request(self, user: bool = False) -> None:
+        """Ask for a render (coalesced; synchronous when ``debounce == 0``).
+
+        ``user=True`` for the user's own changes in this panel: only those report
+        "no model yet" in the status line (opening the app without one is fine).
+        """
+        self._user_asked = self._user_asked or user
         self._renderer.request()
 
     def wait(self, timeout: float = 30.0) -> bool:
@@ -133,7 +139,7 @@ class ExplainerSelector(Panel):
 
     # ---- widgets -> state --------------------------------------------------------------
     def _display_changed(self, change: dict) -> None:
-        self.request()
+        self.request(user=True)
 
     def _methods_changed(self, change: dict) -> None:
         model = self._model_or_none()
@@ -202,6 +208,7 @@ class ExplainerSelector(Panel):
 
     def _render(self, report_missing_model: bool = False) -> None:
         with self._lock:
+            report_missing_model, self._user_asked = report_missing_model or self._user_asked, False
             try:
                 self._render_locked(report_missing_model)
             except Exception as exc:

@@ -155,7 +155,7 @@ class TrainingController(Panel):
 
     def _model_changed(self, change: dict) -> None:
         name = self.state.active_model
-        if self.state.training.active or name not in self.state.models:
+        if self.state.training.status in ("running", "paused") or name not in self.state.models:
             return
         entry = self.state.models[name]
         self._show_metrics(name)

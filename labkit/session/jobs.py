@@ -154,7 +154,9 @@ class TrainingJob(Job[Any]):
         self._go(self._fit, background)
 
     def _go(self, work: Callable[[Report], Any], background: bool) -> None:
-        self.start(self.what, work, self._done, background, self._describe)
+        describe = self._describe
+        self.start(self.what, work, self._done, background,
+                   None if describe is None else lambda entry: describe(entry) if entry is not None else "")
 
     def _fit(self, report: Report) -> Any:
         try:
@@ -179,8 +181,9 @@ class TrainingJob(Job[Any]):
         return "stopped" if self._stopped else "done"
 
     def _run(self, what: str, work: Any, on_done: Any, describe: Any = None) -> None:
-        super()._run(what, work, on_done, None if self._pause else describe)
+        super()._run(what, work, on_done, describe)
         if self.status == "paused":
+            self.progress = self._last_batch.progress if self._last_batch is not None else 0.0
             b = self._last_batch
             where = f"epoch {b.epoch + 1}, batch {b.batch} of {b.num_batches}" if b is not None else "the start"
             self.message = f"{what}: paused at {where}"

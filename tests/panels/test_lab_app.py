@@ -9,7 +9,8 @@ import torch
 
 from labkit.cli import main
 from labkit.commands.app import app_env, parse_args, notebook_path, voila_command
-from labkit.panels import LabApp, apply_gpu_memory_cap
+from labkit.device import apply_gpu_memory_cap
+from labkit.panels import LabApp
 from labkit.panels.app import warm_up
 from labkit.session import ExperimentState
 

@@ -8,7 +8,8 @@ import ipywidgets as W
 import pytest
 
 from labkit.errors import InputError
-from labkit.panels import Coalescer, Job, Panel, StatusLine, reporting
+from labkit.panels import Coalescer, Panel, StatusLine, reporting
+from labkit.session import Job
 from labkit.session import ExperimentState
 
 
@@ -105,26 +106,11 @@ def test_coalescer_reports_errors_and_keeps_working() -> None:
     assert c.wait(5) and len(errors) == 1
 
 
-def test_job_progress_cancel_and_errors() -> None:
-    st, bar = StatusLine(), W.FloatProgress()
-    results = []
-    job = Job(st, bar, background=False)
-    job.start("summing", lambda report: (report(1, 2), report(2, 2), 3)[-1], results.append)
-    assert results == [3] and bar.value == 1.0 and st.kind == "ok"
-    job.start("failing", lambda report: 1 / 0, results.append)
+def test_status_line_follows_a_job_in_the_colour_of_its_status() -> None:
+    st, job = StatusLine(), Job()
+    st.follow(job)
+    job.start("summing", lambda report: (report(1, 2), 3)[-1], background=False)
+    assert st.kind == "ok" and st.text.startswith("summing: done")
+    with pytest.raises(ZeroDivisionError):
+        job.start("failing", lambda report: 1 / 0, background=False)
     assert st.kind == "error" and "failing: ZeroDivisionError" in st.text
-
-    gate = threading.Event()
-    bg = Job(st, bar, background=True)
-
-    def slow(report):
-        for i in range(100):
-            gate.wait(5)
-            report(i, 100)
-        return "finished"
-
-    bg.start("slow", slow, results.append)
-    bg.cancel()
-    gate.set()
-    bg.wait(10)
-    assert st.text == "slow: cancelled" and results[-1] == 3

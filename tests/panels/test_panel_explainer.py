@@ -168,7 +168,7 @@ def test_marked_images_are_outlined(trained_state: ExperimentState) -> None:
     assert not p.variant.disabled
     clean = p.original.value
     p.variant.value = "marked"
-    x, label, mask, _ = p.current()
+    mask = trained_state.selection.current().mask
     assert mask is not None and int(mask.sum()) == 36
     assert p.original.value != clean
     rgb = np.asarray(Image.open(io.BytesIO(p.original.value)).convert("RGB"))

@@ -7,7 +7,8 @@ import numpy as np
 from PIL import Image
 
 from labkit.data import BorderStripe, BurnedText, CornerSquare
-from labkit.panels import MarkerEditor, shortcut_analysis
+from labkit.panels import MarkerEditor
+from labkit.session.analyses import shortcut_analysis
 from labkit.session import ExperimentState
 
 
@@ -60,7 +61,7 @@ def test_use_marker_sets_the_state(state: ExperimentState) -> None:
     p.size.value = 5
     p.use.click()
     assert state.marker == CornerSquare(size=5)
-    assert "replace current" in p.use.description
+    assert "Replace" in p.use.description
 
 
 def test_train_shortcut_model_then_analysis(state: ExperimentState) -> None:

@@ -61,7 +61,7 @@ def test_stop_during_training_keeps_a_consistent_model(state: ExperimentState) -
     assert wait_for(lambda: state.training.status == "stopped")
     assert "baseline" in state.models and state.active_model == "baseline"
     assert state.training.status == "stopped" and "stopped" in p.status.text
-    assert not state.training and p.stop.disabled and not p.start.disabled
+    assert not state.training.active and p.stop.disabled and not p.start.disabled
     assert p.progress.bar_style == "warning"
     assert wait_for(lambda: "Clinical metrics of baseline" in p.metrics_title.value)  # shown from the thread too
     assert p.confusion.value[:4] == b"\x89PNG" and p.confusion.layout.display is None
@@ -89,7 +89,7 @@ def test_errors_go_to_the_status_line(state: ExperimentState) -> None:
     p = TrainingController(state, epochs=1, width=4, background=False)
     p.variant.value = "marked"  # no marker set yet
     p.start.click()
-    assert p.status.kind == "error" and "no marker set" in p.status.text
+    assert p.status.kind == "error" and "needs a marker" in p.status.text
     assert not state.models
     p.stop.click()  # nothing to stop
     assert "no training to stop" in p.status.text
