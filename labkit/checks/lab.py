@@ -2,7 +2,7 @@
 
 ``lab_data()`` loads PneumoniaMNIST at the lab's 64×64 (pixels in [-1, 1]);
 ``lab_model(data, kind, marker)`` returns a trained model from
-:mod:`labkit.zoo` (trained once, then loaded from the cache in about a second).
+:mod:`labkit.session.zoo` (trained once, then loaded from the cache in about a second).
 
 Fast mode (``LABKIT_FAST=1``, used by CI and the instructor tests) loads 32×32
 images and keeps 256 training and 128 validation images (the test split stays
@@ -51,7 +51,7 @@ def lab_data(fast: bool | None = None, device: str = "auto") -> LabData:
 
 def lab_model(data: LabData, kind: str = "baseline", marker: MarkerSpec | None = None) -> ModelEntry:
     """A trained model from the zoo's cache (trained on first use, then loaded)."""
-    from labkit.zoo import pretrained_entry
+    from labkit.session.zoo import pretrained_entry
 
     t0 = time.perf_counter()
     entry = pretrained_entry(data, kind, marker, fast=True)
