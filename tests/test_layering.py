@@ -77,3 +77,31 @@ def test_the_static_check_would_catch_an_import() -> None:
     assert IMPORT_WIDGETS.search("x = 1\nimport ipywidgets as widgets\n")
     assert IMPORT_WIDGETS.search("    from ipywidgets import IntSlider\n")
     assert not IMPORT_WIDGETS.search("# ipywidgets is not imported here\nimport ipywidgets_extra\n")
+
+
+CORE = ("data", "models", "explain", "sanity", "evaluate", "train", "render")
+UPPER = re.compile(r"^\s*(from|import)\s+labkit\.(session|panels|checks|course|commands|hub)\b", re.MULTILINE)
+PANELS = re.compile(r"^\s*(from|import)\s+labkit\.panels\b", re.MULTILINE)
+
+
+def _sources(package: str) -> list[Path]:
+    return sorted((PACKAGE_DIR / package).rglob("*.py"))
+
+
+def test_the_core_never_imports_the_layers_above_it() -> None:
+    offenders = [str(p.relative_to(PACKAGE_DIR)) for pkg in CORE for p in _sources(pkg)
+                 if UPPER.search(p.read_text(encoding="utf-8"))]
+    assert not offenders, f"core modules import session/panels/checks/course/commands: {offenders}"
+
+
+def test_the_session_layer_never_imports_panels() -> None:
+    assert _sources("session"), "labkit/session is missing"
+    offenders = [str(p.relative_to(PACKAGE_DIR)) for p in _sources("session")
+                 if PANELS.search(p.read_text(encoding="utf-8")) or IMPORT_WIDGETS.search(p.read_text(encoding="utf-8"))]
+    assert not offenders, f"session modules import panels or ipywidgets: {offenders}"
+
+
+def test_no_file_under_labkit_is_over_300_lines() -> None:
+    long = {str(p.relative_to(PACKAGE_DIR)): n for p in PACKAGE_DIR.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
+    assert not long, f"split these by responsibility: {long}"

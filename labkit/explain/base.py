@@ -1,5 +1,5 @@
-"""Shared plumbing for every saliency method: parameter specs, results, the
-:class:`Explainer` base class and the method registry.
+"""Shared plumbing for every saliency method: the :class:`Explainer` base class and the
+method registry (parameter specs and results live in :mod:`labkit.explain.spec`).
 
 A method is one small subclass of :class:`Explainer` that declares its
 parameters once (``params``, a tuple of :class:`Param`) and implements
@@ -13,23 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import weakref
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterator, Literal, Sequence, TypeVar
+from typing import Callable, ClassVar, Iterator, Sequence, TypeVar
 
 import torch
 from torch import nn
 
 from labkit.device import model_device
 from labkit.errors import InputError
+from labkit.explain.spec import Attribution, Param
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
 from labkit.validation import check_images, check_targets
-
-ParamKind = Literal["int", "float", "choice", "bool", "layer"]
-PARAM_KINDS: tuple[str, ...] = ("int", "float", "choice", "bool", "layer")
 
 #: Default budget of input pixels per forward pass, by device type. On CPU small
 #: batches (32 images of 64×64) keep activations in cache and run fastest; on a
@@ -38,112 +34,6 @@ PARAM_KINDS: tuple[str, ...] = ("int", "float", "choice", "bool", "layer")
 #: amortize kernel launches.
 DEFAULT_BUDGET_PIXELS: dict[str, int] = {"cpu": 2 ** 17, "cuda": 2 ** 20}
 OTHER_DEVICE_BUDGET = 2 ** 19
-
-
-@dataclass(frozen=True)
-class Param:
-    """Specification of one explainer parameter (enough to build a slider).
-
-    ``kind`` is ``"int"``, ``"float"``, ``"choice"``, ``"bool"`` or ``"layer"``
-    (a module name of the model, offered from
-    ``labkit.models.cam_layer_choices(model)``; ``None`` means the model's default
-    CAM layer: its last conv block output, else its last conv layer). ``min`` and
-    ``max`` are inclusive; ``None`` means unbounded (for ``patch``/``stride`` the
-    image size is the bound, checked when the method runs).
-    """
-
-    name: str
-    kind: ParamKind
-    default: object
-    min: float | None = None
-    max: float | None = None
-    step: float | None = None
-    choices: tuple = ()
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in PARAM_KINDS:
-            raise ValueError(f"Param kind must be one of {PARAM_KINDS}, got {self.kind!r}")
-        if self.kind == "choice" and self.default not in self.choices:
-            raise ValueError(f"default {self.default!r} of {self.name!r} is not among its choices {self.choices}")
-
-    def expected(self) -> str:
-        """Human-readable description of the valid values, used in error messages."""
-        if self.kind in ("int", "float"):
-            what = "an integer" if self.kind == "int" else "a number"
-            if self.min is not None and self.max is not None:
-                return f"{what} in [{self.min}, {self.max}]"
-            if self.min is not None:
-                return f"{what} ≥ {self.min}"
-            if self.max is not None:
-                return f"{what} ≤ {self.max}"
-            return what
-        if self.kind == "choice":
-            return f"one of {list(self.choices)}"
-        if self.kind == "bool":
-            return "True or False"
-        return "a layer name of the model, or None for its default CAM layer"
-
-    def check(self, value: object) -> object:
-        """Return ``value`` converted to the parameter's type, or raise :class:`InputError`."""
-        bad = InputError(f"parameter {self.name!r} must be {self.expected()}, got {value!r}")
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise bad
-            return value
-        if self.kind == "choice":
-            if not isinstance(value, str) or value not in self.choices:
-                raise bad
-            return value
-        if self.kind == "layer":
-            if value is not None and not isinstance(value, str):
-                raise bad
-            return value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise bad
-        if self.kind == "int":
-            if not isinstance(value, numbers.Integral):
-                raise bad
-            value = int(value)
-        else:
-            value = float(value)
-            if not math.isfinite(value):
-                raise bad
-        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise bad
-        return value
-
-
-@dataclass
-class Attribution:
-    """Result of one explainer call; every tensor is detached and on the model's device.
-
-    Attributes
-    ----------
-    maps:
-        ``(N, H, W)`` canonical map at input resolution: absolute attribution for
-        gradient-family methods, the (upsampled) CAM for CAM methods, the drop of
-        the target probability for occlusion.
-    signed:
-        ``(N, H, W)`` raw signed attribution summed over channels, or ``None``
-        for methods without a sign (CAMs).
-    method, params:
-        Registry name of the method and the resolved parameter values.
-    extras:
-        Method-specific tensors (e.g. IG's ``completeness_gap``); always holds
-        ``target`` (``(N,)`` class indices explained).
-    """
-
-    maps: torch.Tensor
-    signed: torch.Tensor | None
-    method: str
-    params: dict[str, object]
-    extras: dict[str, object] = field(default_factory=dict)
-
-    def __repr__(self) -> str:  # shapes, not tensor contents
-        signed = None if self.signed is None else tuple(self.signed.shape)
-        return (f"Attribution(method={self.method!r}, maps={tuple(self.maps.shape)}, signed={signed}, "
-                f"params={self.params}, extras={sorted(self.extras)})")
 
 
 _NUM_CLASSES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int]] = weakref.WeakKeyDictionary()

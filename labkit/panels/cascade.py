@@ -16,9 +16,8 @@ from typing import Any, Sequence
 import ipywidgets as W
 import numpy as np
 
-from labkit.errors import InputError
 from labkit.panels.base import STYLE, StatusLine, png_image
-from labkit.panels.controls import method_select
+from labkit.panels.controls import chosen_methods, method_select
 from labkit.panels.jobs import JobPanel
 from labkit.render import cascade_grid, encode_png, similarity_png
 from labkit.sanity import CascadeResult, run_cascade
@@ -67,14 +66,7 @@ def _corr(value: float) -> str:
 class CascadeViewer(JobPanel):
     """Run and show cascading (or independent) randomization for the active model.
 
-    Parameters
-    ----------
-    state, status:
-        See :class:`~labkit.panels.base.Panel`.
-    methods:
-        Methods selected at start.
-    background:
-        Run on a thread (default); ``False`` runs inline (tests).
+    ``methods`` are selected at start; ``background=False`` runs inline (tests).
     """
 
     title = "Sanity checks"
@@ -107,10 +99,7 @@ class CascadeViewer(JobPanel):
     def start(self) -> None:
         """Run the randomization for the active model on the chosen images."""
         s = self.state
-        model = s.model()
-        methods = list(self.methods.value)
-        if not methods:
-            raise InputError("choose at least one method")
+        model, methods = s.model(), chosen_methods(self.methods)
         x, _ = s.selection.batch(int(self.n_images.value))
         target, order = s.selection.target, self.order.value
         self.caption.value = ""

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import ipywidgets as W
 from torch import nn
 
+from labkit.errors import InputError
 from labkit.explain import Param, get_explainer, list_explainers
 from labkit.models import cam_layer_choices, default_cam_layer
 from labkit.panels.base import STYLE
@@ -82,3 +83,10 @@ def method_select(selected: Sequence[str], rows: int = 10) -> W.SelectMultiple:
     names = [m for m in list_explainers() if not get_explainer(m).needs]
     return W.SelectMultiple(options=names, value=tuple(m for m in selected if m in names),
                             rows=min(len(names), rows), description="methods", style=STYLE)
+
+
+def chosen_methods(select: W.SelectMultiple) -> list[str]:
+    """The methods chosen in a :func:`method_select`; :class:`InputError` when none is."""
+    if not select.value:
+        raise InputError("choose at least one method")
+    return list(select.value)

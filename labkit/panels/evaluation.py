@@ -12,10 +12,9 @@ from typing import Any, Sequence
 
 import ipywidgets as W
 
-from labkit.errors import InputError
 from labkit.evaluate import get_metric
 from labkit.panels.base import STYLE, StatusLine, html_table, png_image
-from labkit.panels.controls import method_select
+from labkit.panels.controls import chosen_methods, method_select
 from labkit.panels.jobs import JobPanel
 from labkit.render import line_chart_png
 from labkit.session import ExperimentState
@@ -29,14 +28,7 @@ RESULT_KEY = "panels.evaluation"
 class EvaluationPanel(JobPanel):
     """Deletion/insertion curves, stability and localization for several methods.
 
-    Parameters
-    ----------
-    state, status:
-        See :class:`~labkit.panels.base.Panel`.
-    methods:
-        Methods selected at start.
-    background:
-        Run on a thread (default); ``False`` runs inline (tests).
+    ``methods`` are selected at start; ``background=False`` runs inline (tests).
     """
 
     title = "Evaluate"
@@ -71,10 +63,7 @@ class EvaluationPanel(JobPanel):
 
     def start(self) -> None:
         s = self.state
-        model = s.model()
-        methods = list(self.methods.value)
-        if not methods:
-            raise InputError("choose at least one method")
+        model, methods = s.model(), chosen_methods(self.methods)
         x, masks = self.images()
         kwargs = dict(steps=int(self.steps.value), fill=self.fill.value, sigma=float(self.sigma.value),
                       copies=int(self.copies.value), masks=masks)

@@ -37,17 +37,8 @@ DEFAULT_METHODS = ("gradient", "smoothgrad", "gradcam")
 class ExplainerSelector(Panel):
     """Saliency maps of the selected image for several methods.
 
-    Parameters
-    ----------
-    state, status:
-        See :class:`~labkit.panels.base.Panel`.
-    methods:
-        Methods selected at start (any of ``list_explainers()``).
-    debounce:
-        Quiet time in seconds before a burst of changes is rendered; 0 renders
-        synchronously on every change.
-    scale:
-        Display enlargement of the images (pixel repetition).
+    ``methods`` are selected at start; ``debounce`` is the quiet time in seconds before a burst of
+    changes is rendered (0: synchronous); ``scale`` enlarges the images (pixel repetition).
     """
 
     title = "Explain"

@@ -18,7 +18,7 @@ from labkit.data import MarkerSpec, make_marker
 from labkit.data.markers import CORNERS, SIDES
 from labkit.errors import InputError
 from labkit.panels.base import FORM, StatusLine, guarded, html_table, png_image
-from labkit.panels.controls import method_select
+from labkit.panels.controls import chosen_methods, method_select
 from labkit.panels.jobs import JobPanel
 from labkit.render import bar_chart_png, compose, encode_png, tile_grid
 from labkit.session import ExperimentState
@@ -32,14 +32,8 @@ RESULT_KEY = "panels.shortcut"
 class MarkerEditor(JobPanel):
     """Design a shortcut marker, train on it, and measure what it did.
 
-    Parameters
-    ----------
-    state, status:
-        See :class:`~labkit.panels.base.Panel`.
-    epochs, subset, width:
-        Initial training settings for the shortcut model.
-    background:
-        Training and analysis on threads (default); ``False`` runs inline (tests).
+    ``epochs``, ``subset`` and ``width`` preset the shortcut model's training; ``background=False``
+    trains and analyzes inline (tests).
     """
 
     title = "Shortcuts"
@@ -203,7 +197,7 @@ class MarkerEditor(JobPanel):
             raise InputError("no model yet: train the shortcut model (or load a checkpoint) first")
         marker = entry.marker or s.marker or self.spec()
         marker.check_fits(s.data.size)
-        methods, n = list(self.methods.value), int(self.n_images.value)
+        methods, n = chosen_methods(self.methods), int(self.n_images.value)
         self._show_metrics(entry)
 
         def work(report: Any) -> dict[str, Any]:
