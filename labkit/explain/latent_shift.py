@@ -25,7 +25,7 @@ MAPS = ("max", "mean", "minmax", "interval")
 TURN_TOLERANCE = 1e-3
 TRAIN_HINT = ("train one with `labkit train-ae --size 64 --out runs/ae` and load it with "
               "labkit.checkpoint.load_autoencoder('runs/ae'), or get the cached one with "
-              "labkit.ae_zoo.pretrained_autoencoder(data)")
+              "labkit.session.autoencoders.pretrained_autoencoder(data)")
 
 
 def sweep_lambdas(lo: torch.Tensor, hi: torch.Tensor, n: int) -> torch.Tensor:

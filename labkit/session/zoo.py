@@ -14,16 +14,19 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 from labkit.checkpoint import ModelEntry, load_experiment, save_experiment
 from labkit.data import CornerSquare, LabData, MarkerSpec
 from labkit.errors import InputError
 from labkit.session.jobs import TrainingJob
-from labkit.session.recipes import TrainingPlan, build_trainer, finish_entry
+from labkit.session.recipes import VARIANT_NAMES, TrainingPlan, build_trainer, finish_entry
 from labkit.train import TrainConfig
 
-KINDS = ("baseline", "shortcut", "random-labels")
+#: pre-trained kind → the data variant it is trained on (the default model names of the variants).
+KIND_VARIANTS = {name: variant for variant, name in VARIANT_NAMES.items()}
+KINDS = tuple(KIND_VARIANTS)
 MEMORIZED = 0.97  # training accuracy at which a random-label model counts as having memorized
 #: (training images, epochs) of the two recipes; "full" is the lab's reference recipe.
 RECIPES = {"fast": (2000, 4), "full": (None, 10)}
@@ -57,12 +60,8 @@ def pretrained_entry(data: LabData, kind: str = "baseline", marker: MarkerSpec |
         _, entries = load_experiment(folder, data.device)
         return entries[kind]
     entry = _train(data, plan)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_ensure(folder.parent)))
-    save_experiment(tmp, {kind: entry}, image_size=data.size, dataset=data.name, marker=plan.marker)
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process cached it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    store(folder, lambda tmp: save_experiment(tmp, {kind: entry}, image_size=data.size, dataset=data.name,
+                                             marker=plan.marker))
     return entry
 
 
@@ -92,9 +91,20 @@ def _resolve(data: LabData, kind: str, marker: MarkerSpec | None, fast: bool, ar
     return folder, plan_for(kind, marker, arch, seed, n, epochs)
 
 
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def store(folder: Path, write: Callable[[Path], object]) -> None:
+    """Write a cache folder so that it appears only complete: ``write`` fills a temporary
+    folder beside it, which is then renamed (when another process got there first, its
+    copy is kept)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        write(tmp)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process cached it first: keep its copy
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def plan_for(kind: str, marker: MarkerSpec | None, arch: str, seed: int, n: int | None, epochs: int) -> TrainingPlan:
@@ -102,7 +112,7 @@ def plan_for(kind: str, marker: MarkerSpec | None, arch: str, seed: int, n: int 
     memorizer = kind == "random-labels"
     config = TrainConfig(epochs=epochs, seed=seed, shift=0 if memorizer else 2, batch_size=64 if memorizer else 128,
                          select_best=not memorizer, weight_decay=0.0 if memorizer else 1e-4)
-    return TrainingPlan(name=kind, arch=arch, variant={"baseline": "clean", "shortcut": "marked"}.get(kind, kind),
+    return TrainingPlan(name=kind, arch=arch, variant=KIND_VARIANTS[kind],
                         config=config, subset=n, marker=marker, stop_at_train_acc=MEMORIZED if memorizer else None,
                         validate=not memorizer)
 
@@ -114,4 +124,4 @@ def _train(data: LabData, plan: TrainingPlan) -> ModelEntry:
     return job.result
 
 
-__all__ = ["pretrained_entry", "is_cached", "plan_for", "cache_root", "fingerprint", "KINDS", "RECIPES"]
+__all__ = ["pretrained_entry", "is_cached", "store", "plan_for", "cache_root", "fingerprint", "KINDS", "RECIPES"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from labkit.ae_zoo import autoencoder_folder, pretrained_autoencoder
+from labkit.session.autoencoders import autoencoder_folder, pretrained_autoencoder
 from labkit.data import LabData
 from labkit.train.autoencoder import AEConfig
 

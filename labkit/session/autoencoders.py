@@ -10,17 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
-
 
 from labkit.checkpoint import load_autoencoder, save_autoencoder
 from labkit.data import LabData
 from labkit.evaluate.reconstruction import reconstruction_report
 from labkit.models.autoencoder import ConvAutoencoder
 from labkit.train.autoencoder import AEConfig, train_autoencoder
-from labkit.zoo import cache_root, fingerprint
+from labkit.session.zoo import cache_root, fingerprint, store
 
 
 def autoencoder_folder(data: LabData, config: AEConfig = AEConfig(),
@@ -44,13 +41,7 @@ def pretrained_autoencoder(data: LabData, config: AEConfig = AEConfig(), *,
     report = reconstruction_report(ae, None, data["test"])
     meta = {"dataset": data.name, "image_size": data.size, "recipe": config.as_dict(), "history": history.as_dict(),
             "test": {"n": report.n, "mae": report.mae, "mse": report.mse}}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
-    save_autoencoder(tmp, ae, meta)
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process cached it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    store(folder, lambda tmp: save_autoencoder(tmp, ae, meta))
     return ae, meta
 
 
