@@ -29,6 +29,7 @@ from labkit.checks.gradcam import gradcam
 from labkit.checks.sanity import cascade, randomized_similarity, signed_gradient
 from labkit.checks.shortcut import border_stripe, largest_drop, per_class_errors
 from labkit.checks.evaluation import deletion_auc, region_fraction, stability
+from labkit.checks.latent import latent_shift_frames, latentshift_max
 from labkit.checks.questions import QUESTIONS, question
 from labkit.checks import written as _written  # noqa: F401  (registers the hand-graded answers)
 
@@ -37,4 +38,4 @@ __all__ = ["CheckResult", "Message", "EXERCISES", "Exercise", "check", "list_che
            "gradient", "grad_x_input", "smoothgrad", "integrated_gradients", "ig_captum", "occlusion", "gradcam",
            "randomized_similarity", "cascade", "signed_gradient",
            "border_stripe", "per_class_errors", "largest_drop",
-           "deletion_auc", "region_fraction", "stability"]
+           "deletion_auc", "region_fraction", "stability", "latent_shift_frames", "latentshift_max"]

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from labkit.checkpoint import ModelEntry
 from labkit.data import LabData, MarkerSpec, load_pneumonia
+from labkit.models.autoencoder import ConvAutoencoder
 
 FAST_ENV = "LABKIT_FAST"
 
@@ -59,6 +60,18 @@ def lab_model(data: LabData, kind: str = "baseline", marker: MarkerSpec | None =
     if seconds > 5:
         print(f"trained the {kind} model in {seconds:.0f} s and cached it; next time it loads in a second")
     return entry
+
+
+def lab_autoencoder(data: LabData) -> ConvAutoencoder:
+    """The Latent Shift autoencoder for ``data`` from the cache (trained on first use, then loaded)."""
+    from labkit.session.autoencoders import pretrained_autoencoder
+
+    t0 = time.perf_counter()
+    ae, _ = pretrained_autoencoder(data)
+    seconds = time.perf_counter() - t0
+    if seconds > 5:
+        print(f"trained the autoencoder in {seconds:.0f} s and cached it; next time it loads in a second")
+    return ae
 
 
 def show_maps(images, rows: dict, titles: list[str] | None = None, signed: tuple[str, ...] = ()) -> None:

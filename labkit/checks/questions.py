@@ -172,6 +172,12 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in (
     Question("05_q_curve_direction", "Which way is better for deletion and insertion AUC", "choice",
              "b6fbdb82045847f7eaf75dbd472bd812b168531f232f65a3a203b198530b869f", options=ABCD,
              hint="deletion removes the pixels the map ranks first: what should happen to the probability?"),
+    Question("06_q_negative_lambda", "Which way does p move for a small negative λ", "choice",
+             "2f7ab363e35b8a47322a36257d5c883365df16d4d1fbee03cea8c0fc48815924", options=ABCD,
+             hint="to first order, p(D(z + λg)) ≈ p(D(z)) + λ·‖g‖² with g = ∂p/∂z"),
+    Question("06_q_why_latent", "Why shift the latent code and not the pixels", "choice",
+             "868ca70fd535c971c10c2d9b0a59d939c487bc8b6e011f952dea934a24500345", options=ABCD,
+             hint="what does a small gradient step on the pixels do to a classifier's prediction?"),
 )}
 
 
@@ -214,6 +220,14 @@ _WRONG_ANSWER_HINTS: dict[str, dict[str, str]] = {
     '04_q_control_marker': {
         '3a1bb19903c76626fb3bd87fd991548a740eb8970e4bb30237296b0ea91d7cc9':
             'a marker that is the same for both classes tells the model nothing about the label',
+    },
+    '06_q_negative_lambda': {
+        '40d706b2c7b74c98250c3008e6b94591b5af26b10d9767dfb887e3b78f450782':
+            'the shift follows +∂p/∂z, so a negative λ steps against the gradient',
+    },
+    '06_q_why_latent': {
+        'fb88c46928b4a8a63ad61ec4dfd0fc8603f555ed58c34d2bd89ccf500036d9cf':
+            'the code is smaller than the image: it is a bottleneck',
     },
     '04_q_small_marker': {
         '2e498bce8d5d9952f4792dab39ba90d5843a90486953ad897f5fd7a727c95fa7':

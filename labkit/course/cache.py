@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from labkit.checks.lab import lab_data, lab_model
+from labkit.checks.lab import lab_autoencoder, lab_data, lab_model
 from labkit.data import BorderStripe, BurnedText, CornerSquare, MarkerSpec
 
 #: The models the notebooks use: (kind, marker) pairs passed to :func:`lab_model`.
@@ -31,6 +31,9 @@ def warm_cache(fast: bool | None = None) -> list[str]:
         t0 = time.perf_counter()
         lab_model(data, kind, marker)
         lines.append(f"{kind:<14} {marker.describe() if marker else '':<60} {time.perf_counter() - t0:6.1f} s")
+    t0 = time.perf_counter()
+    lab_autoencoder(data)  # exercise 06 (Latent Shift)
+    lines.append(f"{'autoencoder':<14} {'':<60} {time.perf_counter() - t0:6.1f} s")
     return lines
 
 

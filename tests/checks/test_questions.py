@@ -25,6 +25,8 @@ KEY = {
     "04_q_small_marker": "c",
     "04_q_control_marker": False,
     "05_q_curve_direction": "a",
+    "06_q_negative_lambda": "a",
+    "06_q_why_latent": "c",
 }
 
 

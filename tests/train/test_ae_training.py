@@ -29,6 +29,7 @@ def test_training_learns_to_reconstruct_real_images(pneumonia28, small) -> None:
     mean_image_mae = float((small.images.mean(0, keepdim=True) - test).abs().mean())
     assert mae < 0.75 * mean_image_mae, (mae, mean_image_mae)  # 64 steps on 256 images: 0.61
     assert history.train_loss[-1] < history.train_loss[0] and len(history.val_mae) == 4 and history.seconds > 0
+    assert history.cpu_seconds > 0
     assert not ae.training
 
 
