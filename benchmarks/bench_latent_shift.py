@@ -148,7 +148,8 @@ def shortcut(data: LabData, ae_clean: nn.Module, n_images: int, seed: int) -> No
               f"{float(region_fraction(a.maps, mask).mean()):.2f}")
     print(f"  fraction on the marker ({float(mask[0].float().mean()):.1%} of the pixels), other methods:")
     for method in COMPARED:
-        print(f"    {method:<22}{float(region_fraction(maps_for(model, ae_marked, sel.images, target, method), mask).mean()):.2f}")
+        frac = region_fraction(maps_for(model, ae_marked, sel.images, target, method), mask)
+        print(f"    {method:<22}{float(frac.mean()):.2f}")
 
 
 def main() -> None:

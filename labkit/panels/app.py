@@ -33,6 +33,7 @@ from labkit.device import GPU_FRACTION_ENV, apply_gpu_memory_cap
 from labkit.errors import DataNotFoundError, InputError, one_line
 from labkit.panels.base import StatusLine, reporting
 from labkit.panels.cascade import CascadeViewer
+from labkit.panels.counterfactual import CounterfactualViewer
 from labkit.panels.evaluation import EvaluationPanel
 from labkit.panels.explainer import ExplainerSelector
 from labkit.panels.marker import MarkerEditor
@@ -94,7 +95,8 @@ class LabApp:
         self.cascade = CascadeViewer(s, st, background=background)
         self.marker = MarkerEditor(s, st, epochs=min(epochs, 5), subset=subset, width=width, background=background)
         self.evaluation = EvaluationPanel(s, st, background=background)
-        self.panels = [self.training, self.explainer, self.cascade, self.marker, self.evaluation]
+        self.counterfactual = CounterfactualViewer(s, st, background=background)
+        self.panels = [self.training, self.explainer, self.cascade, self.marker, self.evaluation, self.counterfactual]
 
         self.dataset = W.Dropdown(options=DATASETS, value=dataset if dataset in dict(DATASETS).values()
                                   else "pneumoniamnist", description="data", layout=W.Layout(width="260px"))

@@ -36,6 +36,8 @@ class ExperimentState(HasTraits):
     active_model = Unicode("")
     model_version = Int(0, help="bumped whenever a model is added, replaced or removed")
     marker = Instance(MarkerSpec, allow_none=True, help="the shortcut marker of the marked data")
+    autoencoder = Instance(torch.nn.Module, allow_none=True,
+                           help="the Latent Shift autoencoder (labkit train-ae, or session.autoencoders)")
     message = Unicode("", help="the latest thing worth telling the user")
 
     def __init__(self, device: str | torch.device = "auto", data: LabData | None = None, **kwargs: Any) -> None:
@@ -62,12 +64,27 @@ class ExperimentState(HasTraits):
             marker.check_fits(self.data.size)
         return marker
 
-    @observe("models", "data")
+    @validate("autoencoder")
+    def _valid_autoencoder(self, proposal: dict) -> torch.nn.Module | None:
+        from labkit.explain.latent_shift import check_autoencoder
+
+        ae = proposal["value"]
+        if ae is None:
+            return None
+        data = self.data
+        channels = None if data is None else int(next(iter(data.splits.values())).images.shape[1])
+        check_autoencoder(ae, channels, None if data is None else data.size)
+        return ae.to(self.device).eval()
+
+    @observe("models", "data", "autoencoder")
     def _invalidate(self, change: dict) -> None:
         self.cache.clear()
         if change["name"] == "data":
             self._views.clear()
             self.selection.clamp()
+            ae, data = self.autoencoder, self.data
+            if ae is not None and data is not None and getattr(ae, "size", data.size) != data.size:
+                self.autoencoder = None  # made for another image size
 
     @observe("marker")
     def _marker_changed(self, change: dict) -> None:

@@ -55,7 +55,8 @@ def test_darker_reconstructions_lower_the_prediction(split) -> None:
     sig = lambda x: 1 / (1 + np.exp(-3.0 * x.mean((1, 2, 3)).double().numpy()))  # noqa: E731
     drop = sig(split.images) - sig(split.images - 0.1)
     y = split.labels.numpy()
-    assert r.drop_positive == pytest.approx(drop[y == 1].mean()) and r.drop_negative == pytest.approx(drop[y == 0].mean())
+    assert r.drop_positive == pytest.approx(drop[y == 1].mean())
+    assert r.drop_negative == pytest.approx(drop[y == 0].mean())
     assert r.drop_positive > 0 and r.abs_shift == pytest.approx(np.abs(drop).mean())
     assert r.auroc_decoded == pytest.approx(roc_auc_score(y, sig(split.images - 0.1)))  # a shift keeps the ranking
     assert "positives" in r.summary() and "paper 0.12" in r.summary()

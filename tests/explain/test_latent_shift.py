@@ -109,7 +109,7 @@ def test_probability_moves_in_the_gradients_direction(cnn, ae, images, targets) 
 
 
 def test_frames_follow_the_closed_form_with_an_identity_autoencoder(images) -> None:
-    """With E = D = identity, x′_λ = x + λ·∂p/∂x, and ∂p/∂x of MeanModel is p(1−p)·w/(C·H·W) everywhere."""
+    """E = D = identity: x′_λ = x + λ·∂p/∂x; ∂p/∂x of MeanModel is p(1−p)·w/(C·H·W) everywhere."""
     model = MeanModel()
     attr = LatentShift(model, Identity(), n_frames=5, step=100.0, budget=1, growth=0.0).attribute(images, 1)
     p0 = prob1(model, images)

@@ -42,7 +42,8 @@ def test_resblock_is_residual() -> None:
 
 def test_encoder_and_decoder_use_resblocks() -> None:
     ae = ConvAutoencoder(64)
-    assert sum(isinstance(m, ResBlock) for m in ae.encoder) == 3 and sum(isinstance(m, ResBlock) for m in ae.decoder) == 3
+    assert sum(isinstance(m, ResBlock) for m in ae.encoder) == 3
+    assert sum(isinstance(m, ResBlock) for m in ae.decoder) == 3
 
 
 def test_config_rebuilds_the_architecture() -> None:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_app_has_every_panel_on_one_state(trained_state: ExperimentState) -> None:
     app = LabApp(trained_state, dataset=None, debounce=0, background=False)
     titles = [app.tabs.get_title(i) for i in range(len(app.tabs.children))]
-    assert titles == ["1 · Train", "2 · Explain", "3 · Sanity checks", "4 · Shortcuts", "5 · Evaluate"]
+    assert titles == ["1 · Train", "2 · Explain", "3 · Sanity checks", "4 · Shortcuts", "5 · Evaluate",
+                      "6 · Counterfactual"]
     assert all(p.state is trained_state and p.status is app.status for p in app.panels)
     assert "1 model(s)" in app.header.value
     app.explainer.index.value = 5  # one panel changes the image; the state and the others follow
