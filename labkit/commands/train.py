@@ -14,6 +14,7 @@ from labkit.models import list_models
 from labkit.errors import InputError
 from labkit.session import ExperimentState, TrainingPlan
 from labkit.train import TrainConfig
+from labkit.train.precision import PRECISIONS
 
 HELP = "train a classifier on PneumoniaMNIST (or the phantom set), print clinical metrics, save a checkpoint"
 
@@ -32,12 +33,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding pneumoniamnist*.npz")
     p.add_argument("--no-download", action="store_true", help="never download; fail if the file is missing")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, …")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="auto: bf16/fp16 autocast where the hardware runs it fast, else fp32 (default auto)")
     p.add_argument("--name", help="model name in the checkpoint (default: baseline, shortcut or random-labels)")
     p.add_argument("--out", default="runs/latest", help="checkpoint folder to write (default runs/latest)")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                         precision=args.precision)
     if args.subset is not None and args.subset < 0:
         raise InputError(f"--subset must be a number of training images ≥ 1, or 0 for all of them; got {args.subset}")
     state = ExperimentState(device=args.device)

@@ -6,8 +6,10 @@ parameters once (``params``, a tuple of :class:`Param`) and implements
 ``_attribute(x, target)``. The base class validates parameters, checks images
 and targets, puts the model in eval mode with frozen weights for the duration
 of the call (and restores it afterwards), and offers a chunking helper so that
-batched forward passes stay within a memory budget. On CPU, conv weights are
-held in channels-last layout during the call (same values, faster kernels).
+batched forward passes stay within a memory budget. Calls run in fp32 and in
+the contiguous layout by default, like captum; ``channels_last=True`` holds conv
+weights in channels-last layout during the call (faster oneDNN kernels on CPU,
+but max-pool ties may break differently, so single-pixel gradients can differ).
 """
 from __future__ import annotations
 
@@ -140,6 +142,10 @@ class Explainer(ABC):
         masked images are batched up to this size). ``None`` chooses
         ``DEFAULT_BUDGET_PIXELS[device] // (C·H·W)`` (32 images of 64×64 on CPU,
         256 on CUDA).
+    channels_last:
+        Hold conv weights in channels-last layout during each call (off by
+        default: maps then match captum's to float precision; on, max-pool ties
+        can be broken differently and single pixels of a gradient map differ).
     **params:
         Values for the parameters in ``params``; missing ones take their default.
     """
@@ -152,13 +158,17 @@ class Explainer(ABC):
     #: (Latent Shift's ``autoencoder``); generic loops over the registry pass them
     needs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, model: nn.Module, *, max_batch: int | None = None, **params: object) -> None:
+    def __init__(self, model: nn.Module, *, max_batch: int | None = None, channels_last: bool = False,
+                 **params: object) -> None:
         if not isinstance(model, nn.Module):
             raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
             raise InputError(f"max_batch must be a positive int or None, got {max_batch!r}")
+        if not isinstance(channels_last, bool):
+            raise InputError(f"channels_last must be True or False, got {channels_last!r}")
         self.model = model
         self.max_batch = max_batch
+        self.channels_last = channels_last
         self.config: dict[str, object] = self._check_params(params)
 
     # ----------------------------------------------------------------- params
@@ -197,7 +207,7 @@ class Explainer(ABC):
         x = check_images(x)
         device, dtype = model_device(self.model)
         x = x.detach().to(device=device, dtype=dtype)
-        with frozen_eval(self.model, channels_last=device.type == "cpu") as params:
+        with frozen_eval(self.model, channels_last=self.channels_last) as params:
             t = check_targets(target, x.shape[0], num_classes(self.model, x, params), device=device)
             result = self._attribute(x, t)
         result.extras.setdefault("target", t)
@@ -264,6 +274,6 @@ def explain(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | tor
     """Explain ``target`` for images ``x`` with the method called ``method``.
 
     ``params`` are the method's parameters (see ``get_explainer(method).params``)
-    plus ``max_batch``.
+    plus ``max_batch`` and ``channels_last``.
     """
     return get_explainer(method)(model, **params).attribute(x, target)

@@ -16,11 +16,15 @@ from torch import nn
 from labkit.data.split import Split
 from labkit.errors import InputError, TrainingError
 from labkit.train.metrics import auroc, predict
+from labkit.train.precision import MixedPrecision, check_precision
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyper-parameters (the reference tutorial: Adam, lr 1e-3, batch 128, ~10 epochs)."""
+    """Training hyper-parameters (the reference tutorial: Adam, lr 1e-3, batch 128, ~10 epochs).
+
+    ``precision`` is ``"auto"``, ``"fp32"`` or ``"bf16"`` (see :mod:`labkit.train.precision`).
+    """
 
     epochs: int = 10
     lr: float = 1e-3
@@ -29,6 +33,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     shift: int = 2
     select_best: bool = True
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -39,6 +44,7 @@ class TrainConfig:
             raise InputError(f"batch_size must be an int ≥ 1, got {self.batch_size!r}")
         if self.shift < 0 or self.weight_decay < 0:
             raise InputError(f"shift and weight_decay must be ≥ 0, got {self.shift}, {self.weight_decay}")
+        check_precision(self.precision)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +109,10 @@ class Trainer:
     called (from a callback or another thread). A stop takes effect after the current
     batch; calling ``fit()`` again resumes at the next batch of the same epoch with
     the same shuffling, so an interrupted run ends where an uninterrupted one would.
+    While ``fit()`` runs the model's weights are in channels-last layout and the forward
+    pass autocasts as ``config.precision`` resolves on the model's device
+    (:class:`~labkit.train.precision.MixedPrecision`, in :attr:`precision`); the layout
+    is restored when ``fit()`` returns. Validation runs in fp32.
     """
 
     def __init__(self, model: nn.Module, train: Split, val: Split | None = None,
@@ -114,6 +124,8 @@ class Trainer:
         self.model, self.train_split, self.val_split, self.config = model, train, val, config
         self.on_batch, self.on_epoch = on_batch, on_epoch
         self.device = next(model.parameters()).device
+        self.precision = MixedPrecision.resolve(config.precision, self.device)
+        self._scaler = self.precision.scaler()
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.history = History()
         self.epoch = 0  # finished epochs
@@ -148,6 +160,7 @@ class Trainer:
         try:
             self._stop.clear()
             self.stopped = False
+            self.precision.layout(self.model, training=True)
             if self._rng is not None:  # dropout draws from the global RNG: continue its stream
                 self._set_rng(self._rng)
                 self._rng = None
@@ -160,6 +173,7 @@ class Trainer:
                 self.model.load_state_dict(self._best[1])
             return self.history
         finally:
+            self.precision.layout(self.model, training=False)
             self._lock.release()
 
     def _get_rng(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -183,11 +197,11 @@ class Trainer:
             idx = self._perm[self._pos * cfg.batch_size:(self._pos + 1) * cfg.batch_size]
             x = random_shift(split.images[idx], cfg.shift, self._gen).to(self.device, non_blocking=True)
             y = split.labels[idx].to(self.device, non_blocking=True)
-            logits = self.model(x)
-            loss = F.cross_entropy(logits, y)
+            with self.precision.autocast():
+                logits = self.model(self.precision.inputs(x))
+            loss = F.cross_entropy(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self._step(loss)
             self._pos += 1
             n = len(y)
             self._sums[0] += float(loss.detach()) * n
@@ -199,6 +213,15 @@ class Trainer:
                                         (self.epoch * self.num_batches + self._pos) / total))
         self._finish_epoch()
         return True
+
+    def _step(self, loss: torch.Tensor) -> None:
+        if self._scaler is None:
+            loss.backward()
+            self.optimizer.step()
+            return
+        self._scaler.scale(loss).backward()
+        self._scaler.step(self.optimizer)
+        self._scaler.update()
 
     def _finish_epoch(self) -> None:
         loss_sum, correct, n = self._sums

@@ -209,3 +209,28 @@ def test_chunks_are_balanced_and_cover_everything(n, size) -> None:
     lengths = [sl.stop - sl.start for sl in parts]
     assert all(0 < k <= size for k in lengths) and (not lengths or max(lengths) - min(lengths) <= 1)
     assert len(parts) == -(-n // size)
+
+
+class LayoutProbe(torch.nn.Module):
+    """Records the layout of a conv weight at each forward pass."""
+
+    def __init__(self, cnn: torch.nn.Module) -> None:
+        super().__init__()
+        self.cnn, self.layouts = cnn, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.layouts.append(self.cnn.features.conv2.weight.is_contiguous(memory_format=torch.channels_last))
+        return self.cnn(x)
+
+
+def test_channels_last_is_an_explicit_option_off_by_default(cnn, images) -> None:
+    probe = LayoutProbe(cnn)
+    default = explain(probe, images, 1)
+    assert probe.layouts and not any(probe.layouts)
+    probe.layouts.clear()
+    fast = explain(probe, images, 1, channels_last=True)
+    assert probe.layouts and all(probe.layouts)
+    assert all(p.is_contiguous() for p in cnn.parameters())  # restored after the call
+    torch.testing.assert_close(fast.signed, default.signed, rtol=1e-3, atol=1e-4)
+    with pytest.raises(InputError, match="channels_last must be True or False"):
+        get_explainer("gradient")(cnn, channels_last="yes")
