@@ -1,6 +1,7 @@
 """Latency of labkit.explain vs captum vs a plain per-sample loop.
 
-Run: ``python benchmarks/bench_explain.py [--device cpu] [--repeats 5]``
+Run: ``python benchmarks/bench_explain.py [--device cpu] [--repeats 5] [--threads N]
+[--methods gradient,smoothgrad] [--no-loop] [--channels-last]``
 
 SmallCNN (width 16) at 64×64, one image and a batch of 64. For each method the
 three implementations run in the same process, each timed as the median of a
@@ -203,7 +204,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--methods", default=",".join(list_explainers()), help="comma-separated methods (default all)")
+    ap.add_argument("--no-loop", action="store_true", help="skip the per-sample loop column (the slowest)")
+    ap.add_argument("--channels-last", action="store_true", help="labkit's opt-in channels-last explainer calls")
     args = ap.parse_args()
+    unknown = sorted(set(args.methods.split(",")) - set(list_explainers()))
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; choose from {list_explainers()}")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -217,18 +224,20 @@ def main() -> None:
     captum["scorecam"] = loops["scorecam"]  # reference for Score-CAM: per-mask loop
 
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, "
-          f"SmallCNN(width={WIDTH}) at {SIZE}×{SIZE}; times in ms (median); "
+          f"SmallCNN(width={WIDTH}) at {SIZE}×{SIZE}; labkit channels_last={args.channels_last}; "
+          "times in ms (median); "
           f"load average before {os.getloadavg()[0]:.1f}")
     head = f"{'method':<22}{'N':>4}{'labkit':>10}{'captum':>10}{'loop':>10}{'captum/lk':>11}{'loop/lk':>9}"
     print(head + "\n" + "-" * len(head))
     failures: list[str] = []
-    for name in [m for m in list_explainers() if not get_explainer(m).needs]:  # Latent Shift: bench_latent_shift
-        params = LABKIT_PARAMS.get(name, {})
+    chosen = args.methods.split(",")  # Latent Shift needs an autoencoder: bench_latent_shift.py times it
+    for name in [m for m in list_explainers() if m in chosen and not get_explainer(m).needs]:
+        params = {**LABKIT_PARAMS.get(name, {}), "channels_last": args.channels_last}
         fns: dict[str, Fn] = {"labkit": lambda x, t, name=name, params=params: explain(model, x, t, method=name,
                                                                                      **params)}
         if name in captum:
             fns["captum"] = captum[name]
-        if name in loops:
+        if name in loops and not args.no_loop:
             fns["loop"] = loops[name]
         for n in (1, BATCH):
             res = time_interleaved(fns, x64[:n], t64[:n], args.repeats)

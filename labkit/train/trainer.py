@@ -90,16 +90,16 @@ class History:
 
 
 def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
-    """Translate each image by up to ``max_shift`` pixels (edge-replicated padding), batched."""
+    """Translate each image by up to ``max_shift`` pixels (edge-replicated padding), batched:
+    one gather from the padded batch at each image's offset rows and columns."""
     if max_shift == 0:
         return x
-    n, _, h, w = x.shape
-    padded = F.pad(x, (max_shift,) * 4, mode="replicate").permute(0, 2, 3, 1)
-    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=gen).to(x.device)
-    rows = dy + torch.arange(h, device=x.device)
-    cols = dx + torch.arange(w, device=x.device)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return padded[batch, rows.unsqueeze(2), cols.unsqueeze(1)].permute(0, 3, 1, 2).contiguous()
+    n, c, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4, mode="replicate").flatten(2)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1, 1), generator=gen).to(x.device)
+    rows = (dy + torch.arange(h, device=x.device).view(h, 1)) * (w + 2 * max_shift)
+    index = (rows + dx + torch.arange(w, device=x.device)).view(n, 1, h * w).expand(n, c, h * w)
+    return padded.gather(2, index).view(n, c, h, w)
 
 
 class Trainer:
