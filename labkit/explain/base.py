@@ -232,7 +232,8 @@ class Explainer(ABC):
 
     def _signed_result(self, attr: torch.Tensor, **extras: object) -> Attribution:
         """Result of a gradient-family method from a per-channel attribution ``(N, C, H, W)``."""
-        return self._result(attr.abs().sum(1), attr.sum(1), **extras)
+        signed = attr[:, 0] if attr.shape[1] == 1 else attr.sum(1)  # grayscale: a view, no reduction
+        return self._result(signed.abs() if attr.shape[1] == 1 else attr.abs().sum(1), signed, **extras)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
