@@ -10,7 +10,8 @@ gives them in teaching order and ``get_explainer(name).params`` their parameter
 specs (for building sliders). Modules are imported in teaching order, which is
 the order of the registry.
 """
-from labkit.explain.base import Attribution, Explainer, Param, explain, get_explainer, list_explainers, register
+from labkit.explain.base import (Attribution, Explainer, Param, explain, get_explainer, list_explainers, method_label,
+                                 register)
 from labkit.explain.gradient import Gradient, GradientXInput, input_gradients
 from labkit.explain.smoothgrad import SmoothGrad
 from labkit.explain.integrated_gradients import IntegratedGradients, make_baseline
@@ -22,7 +23,7 @@ from labkit.explain.guided_backprop import GuidedBackprop, GuidedGradCAM
 from labkit.explain.latent_shift import LatentShift
 
 __all__ = [
-    "Param", "Attribution", "Explainer", "register", "get_explainer", "list_explainers", "explain",
+    "Param", "Attribution", "Explainer", "register", "get_explainer", "list_explainers", "method_label", "explain",
     "Gradient", "GradientXInput", "SmoothGrad", "IntegratedGradients", "Occlusion", "GradCAM",
     "GradCAMPlusPlus", "ScoreCAM", "GuidedBackprop", "GuidedGradCAM", "LatentShift", "input_gradients",
     "make_baseline",

@@ -151,6 +151,7 @@ class Explainer(ABC):
     """
 
     name: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # how people write it: "Integrated Gradients", "Grad-CAM++"
     description: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     has_signed: ClassVar[bool] = True
@@ -245,9 +246,10 @@ EXPLAINERS: Registry[type[Explainer]] = Registry("saliency method")
 E = TypeVar("E", bound=type[Explainer])
 
 
-def register(name: str) -> Callable[[E], E]:
+def register(name: str, label: str = "") -> Callable[[E], E]:
     """Class decorator adding an :class:`Explainer` subclass to the registry under ``name``.
 
+    ``label`` is the name shown to people (default: ``name`` with spaces).
     Methods are listed in registration order (the package registers them in
     teaching order). Re-registering the same class (a reloaded module) replaces it.
     """
@@ -256,6 +258,7 @@ def register(name: str) -> Callable[[E], E]:
             raise TypeError(f"@register({name!r}) expects an Explainer subclass, got {cls!r}")
         EXPLAINERS.add(name, cls)
         cls.name = name
+        cls.label = label or name.replace("_", " ")
         return cls
     return deco
 
@@ -263,6 +266,11 @@ def register(name: str) -> Callable[[E], E]:
 def list_explainers() -> list[str]:
     """Registered method names, in teaching order."""
     return EXPLAINERS.names()
+
+
+def method_label(name: str) -> str:
+    """The human-readable name of a registered method ("Integrated Gradients")."""
+    return get_explainer(name).label
 
 
 def get_explainer(name: str) -> type[Explainer]:

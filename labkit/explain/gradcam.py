@@ -7,7 +7,7 @@ from labkit.explain.base import Attribution, register
 from labkit.explain.cam import CAMExplainer
 
 
-@register("gradcam")
+@register("gradcam", "Grad-CAM")
 class GradCAM(CAMExplainer):
     """Grad-CAM: ``ReLU(Σ_k α_k A^k)`` with ``α_k`` = spatial mean of ``∂f_c/∂A^k``.
 

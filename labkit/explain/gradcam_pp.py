@@ -7,7 +7,7 @@ from labkit.explain.base import Attribution, register
 from labkit.explain.cam import CAMExplainer
 
 
-@register("gradcam_pp")
+@register("gradcam_pp", "Grad-CAM++")
 class GradCAMPlusPlus(CAMExplainer):
     """Grad-CAM++: ``w_k = Σ_ij a_ij^k ReLU(∂f_c/∂A^k_ij)`` with
     ``a_ij^k = g² / (2g² + Σ_ab A^k_ab · g³)`` (``g = ∂f_c/∂A^k_ij``).

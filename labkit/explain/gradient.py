@@ -41,7 +41,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     return cat(grads), cat(scores)
 
 
-@register("gradient")
+@register("gradient", "Gradient")
 class Gradient(Explainer):
     """Vanilla gradient saliency: ``|∂f_c/∂x|`` (signed gradient kept in ``signed``).
 
@@ -61,7 +61,7 @@ class Gradient(Explainer):
         return self._signed_result(grads, score=scores)
 
 
-@register("grad_x_input")
+@register("grad_x_input", "Gradient × Input")
 class GradientXInput(Explainer):
     """Gradient × Input: ``x ⊙ ∂f_c/∂x``; ``maps`` is its absolute value.
 

@@ -52,7 +52,7 @@ def guided_relus(model: nn.Module) -> Iterator[None]:
             h.remove()
 
 
-@register("guided_backprop")
+@register("guided_backprop", "Guided Backprop")
 class GuidedBackprop(Explainer):
     """Guided Backpropagation: the input gradient with every ReLU's backward pass
     replaced by ``(x > 0) · max(grad, 0)``. ``maps`` is ``|signed|``.
@@ -73,7 +73,7 @@ class GuidedBackprop(Explainer):
         return self._signed_result(grads, score=scores)
 
 
-@register("guided_gradcam")
+@register("guided_gradcam", "Guided Grad-CAM")
 class GuidedGradCAM(CAMExplainer):
     """Guided Grad-CAM: Guided Backprop multiplied pixel-wise by the upsampled Grad-CAM.
 

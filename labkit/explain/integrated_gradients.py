@@ -47,7 +47,7 @@ def _custom_baseline(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return b.to(device=x.device, dtype=x.dtype).expand(n, c, h, w)
 
 
-@register("integrated_gradients")
+@register("integrated_gradients", "Integrated Gradients")
 class IntegratedGradients(Explainer):
     """Integrated Gradients: ``(x − x′) ⊙ ∫₀¹ ∂f_c(x′ + α(x − x′))/∂x dα``.
 

@@ -80,7 +80,7 @@ def check_autoencoder(autoencoder: object, channels: int | None = None, size: in
     return autoencoder
 
 
-@register("latent_shift")
+@register("latent_shift", "Latent Shift")
 class LatentShift(Explainer):
     """Counterfactual frames ``x′_λ = D(E(x) + λ·∂p/∂z)`` and their 2-D maps.
 

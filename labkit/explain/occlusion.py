@@ -29,7 +29,7 @@ def occlusion_masks(h: int, w: int, patch: int, stride: int, device: torch.devic
     return masks
 
 
-@register("occlusion")
+@register("occlusion", "Occlusion")
 class Occlusion(Explainer):
     """Drop of the target softmax probability when a square patch is filled.
 

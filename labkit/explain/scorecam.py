@@ -20,7 +20,7 @@ def normalized_masks(acts: torch.Tensor, size: tuple[int, int]) -> tuple[torch.T
     return (up - lo) / torch.where(span > 0, span, torch.ones_like(span)), valid
 
 
-@register("scorecam")
+@register("scorecam", "Score-CAM")
 class ScoreCAM(CAMExplainer):
     """Score-CAM: ``ReLU(Σ_k w_k A^k)`` with ``w_k = p_c(x ⊙ M_k)``.
 

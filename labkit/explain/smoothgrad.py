@@ -8,7 +8,7 @@ from labkit.explain.gradient import input_gradients
 from labkit.validation import PIXEL_MAX, PIXEL_MIN
 
 
-@register("smoothgrad")
+@register("smoothgrad", "SmoothGrad")
 class SmoothGrad(Explainer):
     """Mean gradient over ``n_samples`` copies ``x + ε``, ``ε ~ N(0, σ²)``.
 

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import ipywidgets as W
 import numpy as np
 
+from labkit.explain import method_label
 from labkit.panels.base import STYLE, StatusLine, png_image
 from labkit.panels.controls import chosen_methods, method_select
 from labkit.panels.jobs import JobPanel
@@ -42,8 +43,8 @@ def lesson_caption(result: CascadeResult, threshold: float = SAME_THRESHOLD) -> 
     ordered = sorted(prof, key=lambda m: -prof[m]["mean"] if np.isfinite(prof[m]["mean"]) else math.inf)
     steps = "every cascade step" if result.order != "independent" else "the single-layer randomizations"
     parts = []
-    for m in ordered:
-        p = prof[m]
+    for name in ordered:
+        p, m = prof[name], method_label(name)
         if not np.isfinite(p["mean"]):
             parts.append(f"<li>{m}: the maps are constant (blank) here, so no rank correlation is defined — "
                          "look at the grid.</li>")
@@ -112,8 +113,10 @@ class CascadeViewer(JobPanel):
     def _show(self, result: CascadeResult, images: Any) -> None:
         self.state.cache.put(RESULT_KEY, (result, images.detach().cpu()))
         self.caption.value = lesson_caption(result)
-        self.grid.value = encode_png(cascade_grid(result, images, scale=self.scale))
-        self.curves.value = similarity_png(result.summary(), title=f"similarity to the original map ({result.order})")
+        self.grid.value = encode_png(cascade_grid(result, images, scale=self.scale,
+                                                  labels=[method_label(m) for m in result.methods]))
+        rows = [{**row, "method": method_label(row["method"])} for row in result.summary()]
+        self.curves.value = similarity_png(rows, title=f"similarity to the original map ({result.order})")
 
     def _models_changed(self, change: dict) -> None:
         if self.result is None:

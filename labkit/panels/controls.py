@@ -81,7 +81,8 @@ def method_select(selected: Sequence[str], rows: int = 10) -> W.SelectMultiple:
     """Multi-select of every registered explainer that runs from the model alone (Latent Shift, which
     needs an autoencoder, has its own viewer), ``selected`` (when registered) chosen."""
     names = [m for m in list_explainers() if not get_explainer(m).needs]
-    return W.SelectMultiple(options=names, value=tuple(m for m in selected if m in names),
+    return W.SelectMultiple(options=[(get_explainer(m).label, m) for m in names],
+                            value=tuple(m for m in selected if m in names),
                             rows=min(len(names), rows), description="methods", style=STYLE)
 
 

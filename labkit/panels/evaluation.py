@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import ipywidgets as W
 
 from labkit.evaluate import get_metric
+from labkit.explain import method_label
 from labkit.panels.base import STYLE, StatusLine, html_table, png_image
 from labkit.panels.controls import chosen_methods, method_select
 from labkit.panels.jobs import JobPanel
@@ -79,7 +80,7 @@ class EvaluationPanel(JobPanel):
         metrics = ["deletion_auc", "insertion_auc", "stability"]
         if r["n_masks"]:
             metrics += ["region_fraction", "topk_iou", "pointing_game"]
-        rows = [[m, *[r["scores"][m][k] for k in metrics]] for m in r["scores"]]
+        rows = [[method_label(m), *[r["scores"][m][k] for k in metrics]] for m in r["scores"]]
         self.table.value = html_table(rows, ["method", *[get_metric(k).label for k in metrics]])
         names = self.state.data.class_names if self.state.data is not None else ()
         target = names[self.state.selection.target] if names else self.state.selection.target
@@ -88,9 +89,13 @@ class EvaluationPanel(JobPanel):
                  "top-k IoU with the mask, pointing game)." if r["n_masks"] else
                  " No lesion masks in this data set: load the phantom demo for localization scores.")
         self.note.value = note
-        self.deletion.value = line_chart_png(r["deletion"], xlabel="fraction of pixels deleted",
+        self.deletion.value = line_chart_png(_labelled(r["deletion"]), xlabel="fraction of pixels deleted",
                                              ylabel="p(target)", title="deletion (lower AUC is better)",
                                              ylim=(0, 1.02), size=(4.2, 3.0))
-        self.insertion.value = line_chart_png(r["insertion"], xlabel="fraction of pixels inserted",
+        self.insertion.value = line_chart_png(_labelled(r["insertion"]), xlabel="fraction of pixels inserted",
                                               ylabel="p(target)", title="insertion (higher AUC is better)",
                                               ylim=(0, 1.02), size=(4.2, 3.0))
+
+
+def _labelled(curves: dict[str, Any]) -> dict[str, Any]:
+    return {method_label(m): c for m, c in curves.items()}

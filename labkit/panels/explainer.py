@@ -146,7 +146,7 @@ class ExplainerSelector(Panel):
                 self.images[name].add_class("labkit-heatmap")
                 self.images[name].add_class(f"labkit-heatmap-{name}")
                 self.infos[name] = W.HTML()
-                title = W.HTML(f"<b title='{cls.description}'>{name}</b>")
+                title = W.HTML(f"<b title='{cls.description}'>{cls.label}</b>")
                 self._columns[name] = W.VBox([title, self.images[name], self.infos[name], *widgets.values()],
                                              layout=W.Layout(margin="0 8px 8px 0"))
         original = W.VBox([W.HTML("<b>image</b>"), self.original], layout=W.Layout(margin="0 8px 8px 0"))
@@ -244,7 +244,7 @@ class ExplainerSelector(Panel):
             except Exception as exc:  # noqa: BLE001 — one bad method must not hide the others
                 self.images[m].value = b""
                 self.infos[m].value = f"<span style='color:#cf222e'>⚠ {one_line(exc)}</span>"
-                errors.append(f"{m}: {one_line(exc)}")
+                errors.append(f"{get_explainer(m).label}: {one_line(exc)}")
                 continue
             signed = mode == "signed" and attr.signed is not None
             maps[m] = ((attr.signed if signed else attr.maps)[0], "signed" if signed else "abs")

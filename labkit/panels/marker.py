@@ -17,6 +17,7 @@ import ipywidgets as W
 from labkit.data import MarkerSpec, make_marker
 from labkit.data.markers import CORNERS, SIDES
 from labkit.errors import InputError
+from labkit.explain import method_label
 from labkit.panels.base import FORM, StatusLine, guarded, html_table, png_image
 from labkit.panels.controls import chosen_methods, method_select
 from labkit.panels.jobs import JobPanel
@@ -225,7 +226,7 @@ class MarkerEditor(JobPanel):
             f"<b>Removing the marker</b> ({marker.describe()}, clean pixels put back) on {d['n']} test images: "
             f"mean p(pneumonia) {d['mean_marked']:.3f} → {d['mean_removed']:.3f}; mean |change| {d['mean_abs_change']:.3f}. "
             f"Largest change: image #{d['index']} ({d['label']}) p(pneumonia) {d['p_marked']:.2f} → {d['p_removed']:.2f}.")
-        fr = r["fractions"]
+        fr = {method_label(m): v for m, v in r["fractions"].items()}
         self.fractions.value = ("<b>Share of saliency on the marker</b> (region fraction, mean over "
                                 f"{r['n_attr']} marked test images; marker area {r['area']:.1%} of the image)"
                                 + html_table([[m, v] for m, v in fr.items()], ["method", "fraction ↑"]))

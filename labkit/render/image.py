@@ -201,10 +201,12 @@ def _fit(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: i
     return text + "…"
 
 
-def cascade_grid(result: object, images: object, image: int = 0, scale: int = 2) -> np.ndarray:
+def cascade_grid(result: object, images: object, image: int = 0, scale: int = 2,
+                 labels: Sequence[str] | None = None) -> np.ndarray:
     """Rows: methods; columns: randomization steps; the maps of one image, each on its own scale.
 
-    ``result`` is a :class:`~labkit.sanity.CascadeResult` run with ``keep_maps=True``.
+    ``result`` is a :class:`~labkit.sanity.CascadeResult` run with ``keep_maps=True``;
+    ``labels`` name the rows (default: the method names).
     """
     maps = getattr(result, "maps", None)
     if maps is None:
@@ -212,4 +214,5 @@ def cascade_grid(result: object, images: object, image: int = 0, scale: int = 2)
     base = images[image]  # type: ignore[index]
     rows = [[compose(base, step[method][image], alpha=0.75, scale=scale) for step in maps]
             for method in result.methods]  # type: ignore[attr-defined]
-    return tile_grid(rows, row_labels=result.methods, col_labels=result.layers)  # type: ignore[attr-defined]
+    return tile_grid(rows, row_labels=list(labels or result.methods),  # type: ignore[attr-defined]
+                     col_labels=result.layers)  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from labkit.explain import method_label
 from labkit.panels import CascadeViewer, EvaluationPanel, lesson_caption
 from labkit.sanity import CascadeResult, CascadeRow
 from labkit.session import ExperimentState
@@ -20,12 +21,12 @@ def fake_result(final: dict[str, float], order: str = "cascade") -> CascadeResul
 def test_caption_is_computed_from_the_result() -> None:
     text = lesson_caption(fake_result({"gradient": 0.05, "guided_backprop": 0.91}))
     # steps after the original: (1 + last) / 2, then last → mean (1 + 3·last) / 4
-    assert "guided_backprop stays the same" in text and "+0.93 over every cascade step" in text and "fails" in text
+    assert "Guided Backprop stays the same" in text and "+0.93 over every cascade step" in text and "fails" in text
     assert "+0.91 at the end" in text and "+0.96 with fc2 randomized" in text
-    assert "gradient changes" in text and "+0.29" in text and "passes" in text
-    assert text.index("guided_backprop") < text.index("gradient changes")  # most similar first
+    assert "Gradient changes" in text and "+0.29" in text and "passes" in text
+    assert text.index("Guided Backprop") < text.index("Gradient changes")  # most similar first
     flipped = lesson_caption(fake_result({"gradient": 0.8, "guided_backprop": 0.1}))
-    assert "gradient stays the same" in flipped and "guided_backprop changes" in flipped
+    assert "Gradient stays the same" in flipped and "Guided Backprop changes" in flipped
     indep = lesson_caption(fake_result({"gradcam": 0.2}, order="independent"))
     assert "over the single-layer randomizations" in indep
 
@@ -46,7 +47,7 @@ def test_cascade_run_shows_grid_curves_and_caption(trained_state: ExperimentStat
     assert p.progress.value == 1.0
     assert p.grid.value[:4] == b"\x89PNG" and p.curves.value[:4] == b"\x89PNG"
     for m in ("gradient", "guided_backprop"):
-        assert m in p.caption.value
+        assert method_label(m) in p.caption.value
     assert "stays the same" in p.caption.value or "changes" in p.caption.value
 
 
