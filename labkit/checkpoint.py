@@ -55,6 +55,30 @@ class ModelEntry:
                 "marker": None if self.marker is None else self.marker.to_dict()}
 
 
+def load_weights(module: nn.Module, path: str | Path, what: str) -> None:
+    """Load the state_dict saved at ``path`` into ``module`` (``weights_only=True``).
+
+    Every failure is a :class:`CheckpointError` saying what was expected: a missing
+    file, a damaged or non-state_dict file, or weights of another architecture
+    (``what`` names the expected one).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint weights file missing: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 — unpickling errors of a damaged file come in many types
+        raise CheckpointError(f"{path} is corrupt or not a saved state_dict ({type(exc).__name__}); save the "
+                              "model again (or retrain it) and load the new file") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state_dict of {what}")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{path} does not match {what}: {detail}") from None
+
+
 def save_experiment(folder: str | Path, entries: dict[str, ModelEntry], *, image_size: int,
                     dataset: str, marker: MarkerSpec | None = None) -> Path:
     """Write every model and the metadata into ``folder`` (created if needed)."""
@@ -102,22 +126,13 @@ def _load_entry(folder: Path, name: str, m: dict, device: torch.device | str) ->
     path = folder / "models" / f"{name}.pt"
     try:
         model = build_model(m["arch"], **m.get("kwargs", {}))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
         marker = None if m.get("marker") is None else marker_from_dict(m["marker"])
         threshold = float(m.get("threshold", 0.5))
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"checkpoint model file missing: {path}") from exc
     except LabkitError as exc:
         raise CheckpointError(f"model {name!r} in {folder}: {exc}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"metadata of model {name!r} in {folder / 'experiment.json'} is incomplete: {exc}") from exc
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{path} does not match architecture {m.get('arch')!r} {m.get('kwargs', {})} "
-                              f"or is corrupt: {first}") from exc
-    except Exception as exc:  # unpickling errors of a damaged file come in many types
-        raise CheckpointError(f"{path} is corrupt or not a state_dict ({type(exc).__name__}: {exc})") from exc
+    load_weights(model, path, f"architecture {m.get('arch')!r} {m.get('kwargs', {})}")
     model.to(device).eval()
     return ModelEntry(name=name, arch=m["arch"], model=model, kwargs=m.get("kwargs", {}),
                       variant=m.get("variant", "clean"), config=m.get("config", {}), history=m.get("history", {}),
@@ -171,14 +186,8 @@ def load_autoencoder(folder: str | Path, device: torch.device | str = "cpu") -> 
                               f"{AE_VERSION}: upgrade labkit")
     try:
         ae = ConvAutoencoder(**info["config"])
-        ae.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (LabkitError, TypeError) as exc:
         raise CheckpointError(f"{info_path} has a bad architecture config {info['config']}: {exc}") from exc
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{weights} does not match the autoencoder {info['config']} or is corrupt: "
-                              f"{first}") from exc
-    except Exception as exc:  # unpickling errors of a damaged file come in many types
-        raise CheckpointError(f"{weights} is corrupt or not a state_dict ({type(exc).__name__}: {exc})") from exc
+    load_weights(ae, weights, f"the autoencoder {info['config']}")
     meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
     return ae.to(device).eval(), meta

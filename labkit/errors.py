@@ -18,6 +18,10 @@ class DataNotFoundError(LabkitError, FileNotFoundError):
     """The data set file is missing and could not be downloaded."""
 
 
+class DataFileError(LabkitError):
+    """A data set file is there but cannot be read (truncated, empty, wrong keys or shapes)."""
+
+
 class CheckpointError(LabkitError):
     """A checkpoint folder is missing, corrupt or does not match the model."""
 

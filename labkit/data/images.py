@@ -13,6 +13,10 @@ from labkit.data.split import normalize
 from labkit.errors import InputError
 
 
+#: Smallest side of an image worth resizing into the lab's images.
+MIN_SIDE = 16
+
+
 def load_image(source: str | os.PathLike | bytes, size: int = 64, name: str | None = None) -> torch.Tensor:
     """Read a PNG/JPEG file (path or raw bytes) into a ``(1, 1, size, size)`` tensor.
 
@@ -27,7 +31,8 @@ def load_image(source: str | os.PathLike | bytes, size: int = 64, name: str | No
         img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
         img.load()
     except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"could not read an image from {what}: expected a PNG or JPEG file ({exc})") from None
+        raise InputError(f"could not read an image from {what}: expected a PNG or JPEG file "
+                         f"({type(exc).__name__})") from None
     if img.mode in ("I;16", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())
@@ -35,6 +40,9 @@ def load_image(source: str | os.PathLike | bytes, size: int = 64, name: str | No
         img = Image.fromarray(arr.astype(np.uint8))
     img = img.convert("L")
     w, h = img.size
+    if min(w, h) < MIN_SIDE:
+        raise InputError(f"{what} is only {w}×{h} pixels: expected an X-ray at least {MIN_SIDE}×{MIN_SIDE} "
+                         "(it would become a blurred or constant image)")
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
     img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)

@@ -25,6 +25,13 @@ SIDES = ("top", "bottom", "left", "right")
 Placement = Mapping[int, str] | str
 
 
+def whole(value: object, what: str, minimum: int) -> int:
+    """``value`` as a whole number of pixels ≥ ``minimum``; :class:`InputError` otherwise (2.5, "8", True)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{what} must be a whole number of pixels ≥ {minimum}, e.g. {max(minimum, 8)}; got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True, eq=True)
 class MarkerSpec(ABC):
     """Base class: subclasses define ``kind``, ``positions`` and :meth:`stamp`."""
@@ -35,7 +42,8 @@ class MarkerSpec(ABC):
     placement: Placement = field(default_factory=lambda: {1: "top-left", 0: "bottom-right"})
 
     def __post_init__(self) -> None:
-        if not -1.0 <= float(self.intensity) <= 1.0:
+        if isinstance(self.intensity, bool) or not isinstance(self.intensity, (int, float)) \
+                or not -1.0 <= float(self.intensity) <= 1.0:
             raise InputError(f"marker intensity must be in [-1, 1] (1.0 = white), got {self.intensity}")
         if isinstance(self.placement, str):
             places = [self.placement]
@@ -154,8 +162,8 @@ class CornerSquare(MarkerSpec):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if int(self.size) < 1 or int(self.margin) < 0:
-            raise InputError(f"corner square size must be ≥ 1 and margin ≥ 0, got size={self.size}, margin={self.margin}")
+        whole(self.size, "corner square size", 1)
+        whole(self.margin, "corner square margin", 0)
 
     def stamp(self, position: str, size: int) -> np.ndarray:
         if self.size + self.margin > size:
@@ -177,8 +185,7 @@ class BorderStripe(MarkerSpec):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if int(self.width) < 1:
-            raise InputError(f"stripe width must be ≥ 1, got {self.width}")
+        whole(self.width, "stripe width", 1)
 
     def stamp(self, position: str, size: int) -> np.ndarray:
         if self.width >= size:
@@ -208,8 +215,8 @@ class BurnedText(MarkerSpec):
         super().__post_init__()
         if not str(self.text).strip():
             raise InputError("burned-in text must not be empty; e.g. text='R' or 'PORTABLE'")
-        if int(self.font_size) < 4:
-            raise InputError(f"font_size must be ≥ 4 pixels, got {self.font_size}")
+        whole(self.font_size, "font_size", 4)
+        whole(self.margin, "text margin", 0)
 
     def stamp(self, position: str, size: int) -> np.ndarray:
         font = ImageFont.load_default(size=self.font_size)

@@ -17,7 +17,7 @@ from medmnist import INFO
 
 from labkit.data.split import LabData, Split, normalize
 from labkit.device import resolve_device
-from labkit.errors import DataNotFoundError, InputError
+from labkit.errors import DataFileError, DataNotFoundError, InputError
 
 FLAG = "pneumoniamnist"
 SPLITS = ("train", "val", "test")
@@ -68,9 +68,19 @@ def _not_found(size: int, data_dir: str | os.PathLike | None, why: str) -> DataN
     )
 
 
-def _read_split(root: Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    ds = medmnist.PneumoniaMNIST(split=split, root=str(root), size=size, download=False)
-    return np.asarray(ds.imgs), np.asarray(ds.labels).reshape(-1)
+def _read_split(root: Path, split: str, size: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One split through medmnist's own loader; a damaged file raises :class:`DataFileError`."""
+    try:
+        ds = medmnist.PneumoniaMNIST(split=split, root=str(root), size=size, download=False)
+        imgs, labels = np.asarray(ds.imgs), np.asarray(ds.labels).reshape(-1)
+    except Exception as exc:  # noqa: BLE001 — zip, pickle and key errors of a damaged file
+        raise DataFileError(f"{path} cannot be read ({type(exc).__name__}): it is truncated, empty or not a "
+                            f"PneumoniaMNIST file (expected arrays {split}_images and {split}_labels); delete it "
+                            "and download it again (labkit data --download)") from None
+    if imgs.ndim != 3 or imgs.shape[1:] != (size, size) or len(imgs) != len(labels):
+        raise DataFileError(f"{path} holds {split}_images of shape {imgs.shape} and {len(labels)} labels; expected "
+                            f"(N, {size}, {size}) images and N labels: delete it and download it again")
+    return imgs, labels
 
 
 def load_pneumonia(size: int = 64, data_dir: str | os.PathLike | None = None, *, download: bool = True,
@@ -106,7 +116,7 @@ def load_pneumonia(size: int = 64, data_dir: str | os.PathLike | None = None, *,
         warnings.warn(note, stacklevel=2)
     out = {}
     for split in splits:
-        imgs, labels = _read_split(path.parent, split, src_size)
+        imgs, labels = _read_split(path.parent, split, src_size, path)
         x = normalize(imgs).unsqueeze(1)
         if src_size != size:
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(-1, 1)

@@ -80,6 +80,9 @@ def pointing_game(maps: torch.Tensor, mask: torch.Tensor, tolerance: int = 0) ->
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
         raise InputError(f"tolerance must be an int >= 0 (pixels), got {tolerance!r}")
     n = maps.shape[0]
+    if (mask.reshape(n, -1).sum(1) == 0).any():
+        raise InputError("a mask is empty: the pointing game needs a non-empty mask for every image "
+                         "(leave out images without a lesion or marker)")
     if tolerance > 0:
         mask = F.max_pool2d(mask[:, None].float(), 2 * tolerance + 1, stride=1, padding=tolerance)[:, 0] > 0
     best = maps.detach().abs().reshape(n, -1).argmax(1)

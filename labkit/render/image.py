@@ -58,6 +58,9 @@ def scale_map(saliency: object, mode: str = "abs", vmax: float | None = None) ->
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, got {mode!r}")
     s = to_array(saliency)
+    if s.size and not np.isfinite(s).any():
+        raise InputError("the map has no finite value (all NaN or infinite): the method failed on this image; "
+                         "try other parameters or another method")
     vmax = map_vmax(s) if vmax is None else float(vmax)
     if not np.isfinite(vmax) or vmax < 0:
         raise InputError(f"vmax must be a finite number ≥ 0, got {vmax}")
