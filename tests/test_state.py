@@ -262,6 +262,9 @@ def test_stop_mid_run_keeps_a_usable_model(state: ExperimentState) -> None:
     assert state.training.status == "stopped", state.training.message
     e = state.models["stopped"]
     assert e.history["epochs"] == [] and "test" in e.metrics
+    part = e.history["partial_epoch"]  # the kept weights saw these batches; the history says so
+    assert part["epoch"] == 1 and 1 <= part["batches"] < part["of"] == 2
+    assert "of epoch 1 kept in the weights" in state.training.message
     with torch.no_grad():
         out = state.model("stopped")(state.data["test"].images[:4])
     assert out.shape == (4, 2) and torch.isfinite(out).all()

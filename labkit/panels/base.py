@@ -85,6 +85,11 @@ class StatusLine:
     def error(self, message: str) -> None:
         self.show(message, "error")
 
+    def clear_error(self) -> None:
+        """The user moved on: an error shown so far no longer applies."""
+        if self.kind in ("error", "warn"):
+            self.show("", "info")
+
     def close(self) -> None:
         if self._state is not None:
             with contextlib.suppress(ValueError):

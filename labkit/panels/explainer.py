@@ -27,7 +27,7 @@ from labkit.explain import get_explainer
 from labkit.panels.base import STYLE, Coalescer, Panel, StatusLine, png_image
 from labkit.panels.controls import method_select, param_values, param_widget, update_layer_widget
 from labkit.panels.picker import ImagePicker
-from labkit.render import compose, encode_png, map_vmax
+from labkit.render import colorbar, compose, encode_png, map_vmax
 from labkit.session import ExperimentState
 from labkit.session.studies import attribution, prediction
 
@@ -44,9 +44,12 @@ class ExplainerSelector(Panel):
     title = "Explain"
 
     def __init__(self, state: ExperimentState, status: StatusLine | None = None, *,
-                 methods: Sequence[str] = DEFAULT_METHODS, debounce: float = 0.05, scale: int = 4) -> None:
+                 methods: Sequence[str] = DEFAULT_METHODS, debounce: float = 0.05, scale: int = 4,
+                 show_timings: bool = False) -> None:
         super().__init__(state, status)
         self.scale = scale
+        self.show_timings = show_timings
+        self.from_cache: dict[str, bool] = {}
         self._lock = threading.RLock()
         self.rendered: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -77,14 +80,20 @@ class ExplainerSelector(Panel):
         self.infos: dict[str, W.HTML] = {}
         self._columns: dict[str, W.VBox] = {}
         self.grid = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.colorbar = png_image()
+        self.legend = W.HTML()
+        self.legend.add_class("labkit-legend")
 
         picker = W.VBox([self.picker.widget, self.outline])
         model_box = W.VBox([self.model, self.target, self.prediction])
         display = W.VBox([self.mode, self.scale_mode, self.opacity])
-        self.body = W.VBox([W.HBox([picker, model_box]), W.HBox([self.methods, display]), self.grid])
+        self.body = W.VBox([W.HBox([picker, model_box], layout=W.Layout(flex_flow="row wrap")),
+                            W.HBox([self.methods, display], layout=W.Layout(flex_flow="row wrap")),
+                            W.HBox([self.colorbar, self.legend]), self.grid])
 
         self._error = ""
         self._user_asked = False
+        self._legend_key: tuple[str, str] | None = None
         self._original_key: tuple | None = None
         self._renderer = Coalescer(self._render, debounce, on_error=self._render_failed)
         for w in (self.opacity, self.mode, self.scale_mode, self.outline):
@@ -249,8 +258,9 @@ class ExplainerSelector(Panel):
             signed = mode == "signed" and attr.signed is not None
             maps[m] = ((attr.signed if signed else attr.maps)[0], "signed" if signed else "abs")
             note = "" if signed or mode == "abs" else " · no sign (magnitude shown)"
-            self.timings[m] = ms
-            self.infos[m].value = f"{ms:.0f} ms{' (cached)' if cached else ''}{note}"
+            self.timings[m], self.from_cache[m] = ms, cached
+            timing = f"{ms:.0f} ms{' (cached)' if cached else ''}" if self.show_timings else ""
+            self.infos[m].value = f"{timing}{note}".strip(" ·")
             self.rendered[m] = params
             if self.scale_mode.value != "shared":  # show each map as soon as it is ready
                 self._paint(m, x, *maps[m], None, alpha, mask)
@@ -258,6 +268,7 @@ class ExplainerSelector(Panel):
             shared = map_vmax([v for v, _ in maps.values()])
             for m, (smap, how) in maps.items():
                 self._paint(m, x, smap, how, shared, alpha, mask)
+        self._show_legend(mode, self.scale_mode.value)
         self.rendered.update(opacity=alpha, mode=mode, index=s.selection.image_index, target=s.selection.target,
                              model=s.active_model)
         if errors:
@@ -267,6 +278,18 @@ class ExplainerSelector(Panel):
                mask: torch.Tensor | None) -> None:
         png = compose(x, smap, mode=how, vmax=vmax, alpha=alpha, mask=mask, scale=self.scale)
         self.images[method].value = encode_png(png)
+
+    def _show_legend(self, mode: str, scaling: str) -> None:
+        if self._legend_key == (mode, scaling):
+            return
+        self._legend_key = (mode, scaling)
+        self.colorbar.value = encode_png(colorbar(mode, width=160, height=12))
+        colours = ("dark = no attribution, bright = the most" if mode == "abs"
+                   else "blue = against the class, white = none, red = for the class")
+        scale = ("every map on one shared scale: brightness compares across methods" if scaling == "shared"
+                 else "each map scaled to its own maximum: compare shapes, not brightness, across methods")
+        what = "|attribution|" if mode == "abs" else "signed attribution"
+        self.legend.value = f"<span style='font-size:90%'><b>{what}</b>: {colours}; {scale}.</span>"
 
     def _show_prediction(self, x: torch.Tensor, label: int | None, image_id: str) -> None:
         v = prediction(self.state, x, label, image_id)

@@ -62,12 +62,13 @@ class MarkerEditor(JobPanel):
         self.params_box = W.VBox()
         self.preview = png_image()
         self.preview.add_class("labkit-marker-preview")
-        self.use = W.Button(description="Use this marker", icon="check",
+        self.use = W.Button(description="Use this marker", icon="check", layout=W.Layout(width="auto"),
                             tooltip="set it as the experiment's marker (marked data, Explain tab)")
         self.epochs = W.IntSlider(value=epochs, min=1, max=30, description="epochs", style=FORM)
         self.subset = W.BoundedIntText(value=subset, min=0, max=10 ** 6, description="subset (0 = all)", style=FORM)
         self.width = W.IntSlider(value=width, min=2, max=64, step=2, description="model width", style=FORM)
-        self.train = W.Button(description="Train shortcut model", button_style="warning", icon="graduation-cap")
+        self.train = W.Button(description="Train shortcut model", button_style="warning", icon="graduation-cap",
+                              layout=W.Layout(width="auto"))
         self.methods = method_select(ATTRIBUTION_METHODS, rows=6)
         self.n_images = W.IntSlider(value=16, min=1, max=128, description="images", style=FORM,
                                     tooltip="marked test images used for the attribution fraction")

@@ -53,7 +53,7 @@ class ImagePicker:
         self._links.append(link((sel, "class_filter"), (self.class_filter, "value")))
         panel.watch(self.index, self._moved, "value")
         panel.watch(self.upload, self._uploaded, "value")
-        panel.on_click(self.back, lambda: sel.set_custom_image(None))
+        panel.on_click(self.back, self._back)
         panel.watch(sel, self._selection_changed, "image_index", "split", "custom_image", "variant")
         panel.watch(sel, self._filter_changed, "class_filter", "misclassified")
         panel.watch(state, self._data_changed, "data", "marker")
@@ -68,8 +68,13 @@ class ImagePicker:
         if sel.custom_image is not None:
             sel.set_custom_image(None)
         idx = candidates[min(int(change["new"]), len(candidates) - 1)]
+        self.panel.status.clear_error()
         if sel.image_index != idx:
             sel.image_index = idx
+
+    def _back(self) -> None:
+        self.panel.status.clear_error()
+        self.state.selection.set_custom_image(None)
 
     def _uploaded(self, change: dict) -> None:
         files = change["new"]

@@ -60,7 +60,9 @@ class TrainingController(Panel):
         self.start = W.Button(description="Start", button_style="success", icon="play")
         self.pause = W.Button(description="Pause", icon="pause", disabled=True)
         self.stop = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
-        for b in (self.start, self.pause, self.stop):
+        self.resume_model = W.Button(description="Continue", icon="forward", disabled=True,
+                                     tooltip="train the selected model for more epochs, from its weights")
+        for b in (self.start, self.pause, self.stop, self.resume_model):
             b.add_class(f"labkit-train-{b.description.lower()}")
         self.progress = W.FloatProgress(value=state.training.progress, min=0.0, max=1.0, description="progress",
                                         style=FORM, layout=W.Layout(width="420px"))
@@ -76,13 +78,14 @@ class TrainingController(Panel):
         form = W.VBox([self.arch, self.width, self.variant, self.name, self.epochs, self.lr, self.batch_size,
                        self.seed, self.subset])
         self.body = W.VBox([
-            W.HBox([form, W.VBox([W.HBox([self.start, self.pause, self.stop]),
+            W.HBox([form, W.VBox([W.HBox([self.start, self.pause, self.stop, self.resume_model]),
                                   W.HBox([self.progress, self.epoch_label]), self.curves])]),
             self.metrics_title, W.HBox([self.metrics, self.confusion]),
         ])
         self.on_click(self.start, self.on_start)
         self.on_click(self.pause, self.on_pause)
         self.on_click(self.stop, self.on_stop)
+        self.on_click(self.resume_model, self.on_continue)
         self.watch(self.variant, self._variant_changed, "value")
         self.watch(self.name, self._name_typed, "value")
         dlink((state.training, "progress"), (self.progress, "value"))
@@ -118,6 +121,12 @@ class TrainingController(Panel):
         """Stop button: end after the current batch and keep the model trained so far."""
         self.state.stop_training()
 
+    def on_continue(self) -> None:
+        """Continue button: a new run of ``epochs`` epochs from the selected model's weights."""
+        self._show_metrics(None)
+        self.state.continue_training(self.state.active_model, epochs=int(self.epochs.value),
+                                     background=self.background)
+
     def _variant_changed(self, change: dict) -> None:
         if not self._name_edited:
             self._set_name(VARIANT_NAMES[change["new"]])
@@ -149,13 +158,16 @@ class TrainingController(Panel):
         self.pause.disabled = not (running or paused)
         self.pause.description, self.pause.icon = ("Resume", "play") if paused else ("Pause", "pause")
         self.stop.disabled = not (running or paused)
+        self.resume_model.disabled = running or paused or self.state.active_model not in self.state.models
         self.progress.bar_style = {"done": "success", "stopped": "warning", "error": "danger"}.get(status, "")
         if status in ("done", "stopped"):  # the run's model was just added: show its metrics
             self._model_changed({})
 
     def _model_changed(self, change: dict) -> None:
         name = self.state.active_model
-        if self.state.training.status in ("running", "paused") or name not in self.state.models:
+        busy = self.state.training.status in ("running", "paused")
+        self.resume_model.disabled = busy or name not in self.state.models
+        if busy or name not in self.state.models:
             return
         entry = self.state.models[name]
         self._show_metrics(name)

@@ -176,6 +176,24 @@ class ExperimentState(HasTraits):
                                     subset=subset or None, marker=self.marker, model_kwargs=model_kwargs)
         return self.train(plan, background)
 
+    def continue_training(self, name: str | None = None, epochs: int = 5, background: bool = True) -> TrainingJob:
+        """Train the model called ``name`` (default: the active one) for ``epochs`` more epochs, as a new run
+        from its weights, on the data variant it was trained on; the result replaces it."""
+        name = name or self.active_model
+        if name not in self.models:
+            raise InputError(f"no model named {name!r} to continue; available: {sorted(self.models)}")
+        entry = self.models[name]
+        try:
+            config = TrainConfig(**{**entry.config, "epochs": epochs})
+        except TypeError:
+            raise InputError(f"model {name!r} has no training recipe to continue (it was not trained by labkit); "
+                             "train a new model instead") from None
+        marker = entry.marker if entry.variant == "marked" else None
+        plan = recipes.TrainingPlan(name=name, arch=entry.arch, variant=entry.variant, config=config, marker=marker,
+                                    model_kwargs=dict(entry.kwargs),
+                                    initial_weights={k: v.detach().clone() for k, v in entry.model.state_dict().items()})
+        return self.train(plan, background)
+
     def train(self, plan: recipes.TrainingPlan, background: bool = True) -> TrainingJob:
         """Run a :class:`~labkit.session.recipes.TrainingPlan`; the model is added when it ends."""
         data = self.require_data()

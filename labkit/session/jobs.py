@@ -166,7 +166,16 @@ class TrainingJob(Job[Any]):
             raise
         if self._pause and self.trainer.stopped:
             return None
-        return self._finish(self.trainer)
+        return self._finish_run()
+
+    def _finish_run(self) -> Any:
+        """The finished entry; a run stopped inside an epoch records how far that epoch got, since the
+        kept weights include its batches (the history's epochs do not)."""
+        entry = self._finish(self.trainer)
+        b = self._last_batch
+        if self.trainer.stopped and b is not None and b.batch < b.num_batches and hasattr(entry, "history"):
+            entry.history["partial_epoch"] = {"epoch": b.epoch + 1, "batches": b.batch, "of": b.num_batches}
+        return entry
 
     def _done(self, entry: Any) -> None:
         if entry is None:  # paused: the trainer stays for resume()
@@ -220,6 +229,6 @@ class TrainingJob(Job[Any]):
         elif self.paused:
             self.trainer.stopped = True
             self._pause = False
-            self._go(lambda report: self._finish(self.trainer), background=False)
+            self._go(lambda report: self._finish_run(), background=False)
         else:
             raise TrainingError("no training to stop: none is running or paused")

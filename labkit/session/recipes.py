@@ -35,7 +35,8 @@ class TrainingPlan:
 
     ``stop_at_train_acc`` ends training early once an epoch reaches that training
     accuracy (a random-label model has then memorized its labels). With
-    ``validate=False`` no validation pass runs during training.
+    ``validate=False`` no validation pass runs during training. ``initial_weights``
+    (a state_dict) starts from a trained model instead of a fresh one.
     """
 
     name: str = ""
@@ -47,6 +48,7 @@ class TrainingPlan:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     stop_at_train_acc: float | None = None
     validate: bool = True
+    initial_weights: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -88,6 +90,8 @@ def build_trainer(plan: TrainingPlan, data: LabData) -> Trainer:
     train, val = training_splits(plan, data)
     torch.manual_seed(plan.config.seed)
     model = build_model(plan.arch, **plan.model_kwargs).to(data.device)
+    if plan.initial_weights is not None:
+        model.load_state_dict(plan.initial_weights)
     try:
         with torch.no_grad():
             model.eval()(train.images[:1])
@@ -133,6 +137,9 @@ def summary(entry: ModelEntry) -> str:
     m = entry.metrics.get("test", {})
     epochs = len(entry.history.get("epochs", []))
     status = "stopped" if epochs < entry.config.get("epochs", epochs) else "done"
+    part = entry.history.get("partial_epoch")
+    if part:
+        status += f" ({part['batches']} of {part['of']} batches of epoch {part['epoch']} kept in the weights)"
     return (f"{entry.name}: {status} after {epochs} epoch(s); test AUROC {m.get('auroc', float('nan')):.3f}, "
             f"balanced accuracy {m.get('balanced_accuracy', float('nan')):.3f}")
 

@@ -34,7 +34,7 @@ def test_renders_every_selected_method_as_png(trained_state: ExperimentState) ->
     for m in ("gradient", "gradcam", "occlusion"):
         png = p.images[m].value
         assert png[:4] == b"\x89PNG" and size_of(png) == (128, 128)
-        assert " ms" in p.infos[m].value
+        assert " ms" not in p.infos[m].value and p.timings[m] > 0  # no developer timings on screen
     assert "predicts" in p.prediction.value and "p(pneumonia)" in p.prediction.value
     assert p.status.kind != "error", p.status.text
 
@@ -61,10 +61,10 @@ def test_opacity_and_params_change_the_png(trained_state: ExperimentState) -> No
     before = p.images["gradient"].value
     p.opacity.value = 0.9
     assert p.images["gradient"].value != before
-    assert "(cached)" in p.infos["gradient"].value  # display change: no recompute
+    assert p.from_cache["gradient"]  # display change: no recompute
     sg = p.images["smoothgrad"].value
     p.param_widgets["smoothgrad"]["n_samples"].value = 5
-    assert p.images["smoothgrad"].value != sg and "(cached)" not in p.infos["smoothgrad"].value
+    assert p.images["smoothgrad"].value != sg and not p.from_cache["smoothgrad"]
     assert p.rendered["smoothgrad"]["n_samples"] == 5
     g = p.images["gradient"].value
     p.mode.value = "signed"
@@ -183,3 +183,15 @@ def test_no_model_is_reported_only_when_the_user_asks(state: ExperimentState) ->
     assert p.status.kind != "error"
     p.opacity.value = 0.7  # the user asks for maps: now say why there are none
     assert p.status.kind == "error" and "no model yet" in p.status.text
+
+
+def test_timings_only_when_asked_and_a_legend_per_mode(trained_state: ExperimentState) -> None:
+    p = ExplainerSelector(trained_state, methods=("gradient",), debounce=0, show_timings=True)
+    p.refresh()
+    assert " ms" in p.infos["gradient"].value
+    assert "dark = no attribution" in p.legend.value and "own maximum" in p.legend.value
+    assert p.colorbar.value[:4] == b"\x89PNG"
+    bar = p.colorbar.value
+    p.mode.value, p.scale_mode.value = "signed", "shared"
+    assert "red = for the class" in p.legend.value and "shared scale" in p.legend.value
+    assert p.colorbar.value != bar

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from labkit.data import CornerSquare
 from labkit.panels import TrainingController
 from labkit.session import ExperimentState
@@ -103,3 +105,16 @@ def test_shows_metrics_of_a_loaded_model(trained_state: ExperimentState) -> None
     p = TrainingController(trained_state, background=False)
     assert "Clinical metrics of baseline" in p.metrics_title.value
     assert p.confusion.value[:4] == b"\x89PNG" and p.curves.value[:4] == b"\x89PNG"
+
+
+def test_a_stopped_run_continues_as_a_new_run_from_its_weights(state: ExperimentState) -> None:
+    p = TrainingController(state, epochs=1, width=4, batch_size=32, subset=64, background=False)
+    assert p.resume_model.disabled  # no model yet
+    p.start.click()
+    assert "baseline" in state.models and not p.resume_model.disabled
+    before = {k: v.clone() for k, v in state.model().state_dict().items()}
+    p.resume_model.click()
+    assert p.status.kind == "ok", p.status.text
+    after = state.model().state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert len(state.models["baseline"].history["epochs"]) == 1 and "baseline: done" in p.status.text
