@@ -17,10 +17,10 @@ from labkit.panels.base import Coalescer, Panel, StatusLine, guarded, reporting
 from labkit.panels.cascade import CascadeViewer, lesson_caption
 from labkit.panels.counterfactual import CounterfactualViewer
 from labkit.panels.evaluation import EvaluationPanel
-from labkit.panels.explainer import ExplainerSelector, upload_entry
+from labkit.panels.explainer import ExplainerSelector
 from labkit.panels.jobs import JobPanel
 from labkit.panels.marker import MarkerEditor
-from labkit.panels.picker import ImagePicker
+from labkit.panels.picker import ImagePicker, upload_entry
 from labkit.panels.training import TrainingController
 
 __all__ = ["LabApp", "Coalescer", "Panel", "StatusLine", "guarded", "reporting", "CascadeViewer", "lesson_caption",

@@ -15,7 +15,6 @@ quiet time (``debounce`` seconds). ``debounce=0`` renders synchronously, and
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any, Sequence
 
 import ipywidgets as W
@@ -26,8 +25,9 @@ from labkit.errors import InputError, one_line
 from labkit.explain import get_explainer
 from labkit.panels.base import STYLE, Coalescer, Panel, StatusLine, png_image
 from labkit.panels.controls import method_select, param_values, param_widget, update_layer_widget
+from labkit.panels.legend import MapLegend
 from labkit.panels.picker import ImagePicker
-from labkit.render import colorbar, compose, encode_png, map_vmax
+from labkit.render import compose, encode_png, map_vmax
 from labkit.session import ExperimentState
 from labkit.session.studies import attribution, prediction
 
@@ -80,20 +80,17 @@ class ExplainerSelector(Panel):
         self.infos: dict[str, W.HTML] = {}
         self._columns: dict[str, W.VBox] = {}
         self.grid = W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        self.colorbar = png_image()
-        self.legend = W.HTML()
-        self.legend.add_class("labkit-legend")
+        self.legend = MapLegend()
 
         picker = W.VBox([self.picker.widget, self.outline])
         model_box = W.VBox([self.model, self.target, self.prediction])
         display = W.VBox([self.mode, self.scale_mode, self.opacity])
         self.body = W.VBox([W.HBox([picker, model_box], layout=W.Layout(flex_flow="row wrap")),
                             W.HBox([self.methods, display], layout=W.Layout(flex_flow="row wrap")),
-                            W.HBox([self.colorbar, self.legend]), self.grid])
+                            self.legend.widget, self.grid])
 
         self._error = ""
         self._user_asked = False
-        self._legend_key: tuple[str, str] | None = None
         self._original_key: tuple | None = None
         self._renderer = Coalescer(self._render, debounce, on_error=self._render_failed)
         for w in (self.opacity, self.mode, self.scale_mode, self.outline):
@@ -268,7 +265,7 @@ class ExplainerSelector(Panel):
             shared = map_vmax([v for v, _ in maps.values()])
             for m, (smap, how) in maps.items():
                 self._paint(m, x, smap, how, shared, alpha, mask)
-        self._show_legend(mode, self.scale_mode.value)
+        self.legend.show(mode, self.scale_mode.value)
         self.rendered.update(opacity=alpha, mode=mode, index=s.selection.image_index, target=s.selection.target,
                              model=s.active_model)
         if errors:
@@ -279,18 +276,6 @@ class ExplainerSelector(Panel):
         png = compose(x, smap, mode=how, vmax=vmax, alpha=alpha, mask=mask, scale=self.scale)
         self.images[method].value = encode_png(png)
 
-    def _show_legend(self, mode: str, scaling: str) -> None:
-        if self._legend_key == (mode, scaling):
-            return
-        self._legend_key = (mode, scaling)
-        self.colorbar.value = encode_png(colorbar(mode, width=160, height=12))
-        colours = ("dark = no attribution, bright = the most" if mode == "abs"
-                   else "blue = against the class, white = none, red = for the class")
-        scale = ("every map on one shared scale: brightness compares across methods" if scaling == "shared"
-                 else "each map scaled to its own maximum: compare shapes, not brightness, across methods")
-        what = "|attribution|" if mode == "abs" else "signed attribution"
-        self.legend.value = f"<span style='font-size:90%'><b>{what}</b>: {colours}; {scale}.</span>"
-
     def _show_prediction(self, x: torch.Tensor, label: int | None, image_id: str) -> None:
         v = prediction(self.state, x, label, image_id)
         verdict = "" if v.correct is None else (" ✓" if v.correct else " ✗")
@@ -300,9 +285,3 @@ class ExplainerSelector(Panel):
                                  f"p({positive}) = {v.p_positive:.3f} (threshold {v.threshold:.2f}) · {true}<br>"
                                  f"explaining class <b>{v.target}</b> (p = {v.p_target:.3f})")
         self.rendered["probability"] = v.p_positive
-
-
-def upload_entry(content: bytes, name: str = "image.png") -> dict[str, Any]:
-    """A ``FileUpload.value`` item (for scripts and tests that upload from Python)."""
-    return {"name": name, "type": "image/png" if name.endswith(".png") else "image/jpeg", "size": len(content),
-            "content": memoryview(content), "last_modified": datetime.now()}

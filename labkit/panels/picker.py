@@ -8,7 +8,8 @@ data set image until "data set image" is pressed.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 from traitlets import link
@@ -140,3 +141,9 @@ class ImagePicker:
     def close(self) -> None:
         for lk in self._links:
             lk.unlink()
+
+
+def upload_entry(content: bytes, name: str = "image.png") -> dict[str, Any]:
+    """A ``FileUpload.value`` item (for scripts and tests that upload from Python)."""
+    return {"name": name, "type": "image/png" if name.endswith(".png") else "image/jpeg", "size": len(content),
+            "content": memoryview(content), "last_modified": datetime.now()}

@@ -190,8 +190,8 @@ def test_timings_only_when_asked_and_a_legend_per_mode(trained_state: Experiment
     p.refresh()
     assert " ms" in p.infos["gradient"].value
     assert "dark = no attribution" in p.legend.value and "own maximum" in p.legend.value
-    assert p.colorbar.value[:4] == b"\x89PNG"
-    bar = p.colorbar.value
+    assert p.legend.colorbar.value[:4] == b"\x89PNG"
+    bar = p.legend.colorbar.value
     p.mode.value, p.scale_mode.value = "signed", "shared"
     assert "red = for the class" in p.legend.value and "shared scale" in p.legend.value
-    assert p.colorbar.value != bar
+    assert p.legend.colorbar.value != bar
