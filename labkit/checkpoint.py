@@ -122,10 +122,16 @@ def load_experiment(folder: str | Path, device: torch.device | str = "cpu") -> t
     return meta, entries
 
 
+def rebuild_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments to rebuild a saved model: a torchvision model's ``weights``
+    (pretrained or a file) are not fetched again, the checkpoint's own state replaces them."""
+    return {**kwargs, "weights": "random"} if "weights" in kwargs else dict(kwargs)
+
+
 def _load_entry(folder: Path, name: str, m: dict, device: torch.device | str) -> ModelEntry:
     path = folder / "models" / f"{name}.pt"
     try:
-        model = build_model(m["arch"], **m.get("kwargs", {}))
+        model = build_model(m["arch"], **rebuild_kwargs(m.get("kwargs", {})))
         marker = None if m.get("marker") is None else marker_from_dict(m["marker"])
         threshold = float(m.get("threshold", 0.5))
     except LabkitError as exc:

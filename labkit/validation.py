@@ -11,12 +11,18 @@ PIXEL_MIN, PIXEL_MAX = -1.0, 1.0
 
 
 def check_images(x: object, *, channels: int | None = 1, name: str = "images",
-                 check_range: bool = True) -> torch.Tensor:
+                 check_range: bool = True, spec: object | None = None) -> torch.Tensor:
     """Check a batch of images ``(N, C, H, W)`` in [-1, 1] and return it.
 
+    With ``spec`` (a :class:`labkit.models.ModelSpec`) the channels, the valid range
+    and the smallest size are the model's instead.
+
     Raises :class:`InputError` for non-tensors, wrong rank or channels, non-float
-    dtypes, NaN/inf pixels, or values outside the normalized range.
+    dtypes, NaN/inf pixels, images smaller than the network takes, or values
+    outside the normalized range.
     """
+    if spec is not None:
+        channels = spec.in_channels
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
     if x.dim() != 4:
@@ -25,7 +31,9 @@ def check_images(x: object, *, channels: int | None = 1, name: str = "images",
             "add a batch axis with x.unsqueeze(0) for a single image"
         )
     if channels is not None and x.shape[1] != channels:
-        raise InputError(f"{name} must have {channels} channel(s) (grayscale), got shape {tuple(x.shape)}")
+        kind = "grayscale" if channels == 1 else "RGB" if channels == 3 else "the model's input"
+        raise InputError(f"{name} must have {channels} channel(s) ({kind}) for this model, got shape "
+                         f"{tuple(x.shape)}; convert the images or use a model that takes {x.shape[1]} channel(s)")
     if not torch.is_floating_point(x):
         raise InputError(f"{name} must be a float tensor normalized to [-1, 1], got dtype {x.dtype}")
     if x.numel() == 0:
@@ -33,13 +41,28 @@ def check_images(x: object, *, channels: int | None = 1, name: str = "images",
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN and ±inf show in the extremes
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"{name} contain NaN or infinite pixels; expected finite values in [-1, 1]")
-    if check_range:
+    if spec is not None and min(x.shape[-2:]) < spec.min_size:
+        raise InputError(f"{name} of {x.shape[-2]}×{x.shape[-1]} pixels are too small for this network: it takes "
+                         f"at least {spec.min_size}×{spec.min_size}; resize them first (torch.nn.functional.interpolate)")
+    if check_range and spec is not None and not spec.lab_range:
+        _check_channel_range(x, spec, name)
+    elif check_range:
         if lo < PIXEL_MIN - 1e-4 or hi > PIXEL_MAX + 1e-4:
             raise InputError(
                 f"{name} must be normalized to [-1, 1], got values in [{lo:.3g}, {hi:.3g}]; "
                 "use labkit.data.normalize() on uint8 images"
             )
     return x
+
+
+def _check_channel_range(x: torch.Tensor, spec: object, name: str) -> None:
+    lo, hi = x.amin((0, 2, 3)), x.amax((0, 2, 3))
+    low = torch.tensor(spec.low, dtype=x.dtype, device=x.device) - 1e-4
+    high = torch.tensor(spec.high, dtype=x.dtype, device=x.device) + 1e-4
+    if bool((lo < low).any() or (hi > high).any()):
+        raise InputError(f"{name} must be normalised for this model, {spec.range_text()} (pixels in [0, 1] with "
+                         f"mean {spec.mean}, std {spec.std}), got values in [{float(lo.min()):.3g}, "
+                         f"{float(hi.max()):.3g}]; normalise them as the model expects")
 
 
 def check_targets(target: object, n: int, num_classes: int, *, device: torch.device | None = None) -> torch.Tensor:

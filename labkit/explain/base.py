@@ -27,6 +27,7 @@ from labkit.errors import InputError
 from labkit.explain.spec import Attribution, Param
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
+from labkit.models.spec import describe
 from labkit.validation import check_images, check_targets
 
 #: Default budget of input pixels per forward pass, by device type. On CPU small
@@ -52,11 +53,16 @@ def num_classes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | 
     cached = _NUM_CLASSES.get(model)
     if cached is not None and cached[0] == signature:
         return cached[1]
-    with torch.no_grad():
-        out = model(x[:1])
-    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+    try:
+        with torch.no_grad():
+            out = model(x[:1])
+    except Exception as exc:  # noqa: BLE001 - a user's model may raise anything in forward
+        raise InputError(f"the model raised {type(exc).__name__} in forward on images of shape "
+                         f"{tuple(x[:1].shape)}: {str(exc).splitlines()[0] if str(exc) else ''}; expected a "
+                         "classifier that takes these images (check its ModelSpec: channels, size)") from None
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise InputError(f"model must return logits of shape (N, num_classes), got {shape}")
+        raise InputError(f"model must return logits of shape (N, num_classes), got {shape} for N = 1")
     _NUM_CLASSES[model] = (signature, out.shape[1])
     return out.shape[1]
 
@@ -136,7 +142,9 @@ class Explainer(ABC):
     Parameters
     ----------
     model:
-        A classifier mapping ``(N, 1, H, W)`` images in [-1, 1] to ``(N, K)`` logits.
+        A classifier mapping ``(N, C, H, W)`` images to ``(N, K)`` logits; its
+        :class:`~labkit.models.ModelSpec` (``describe(model)``) gives the channels,
+        the valid range and the baselines ([-1, 1] grayscale for labkit's models).
     max_batch:
         Most images per forward pass (noisy copies, IG steps, occluded images and
         masked images are batched up to this size). ``None`` chooses
@@ -168,6 +176,7 @@ class Explainer(ABC):
         if not isinstance(channels_last, bool):
             raise InputError(f"channels_last must be True or False, got {channels_last!r}")
         self.model = model
+        self.spec = describe(model)
         self.max_batch = max_batch
         self.channels_last = channels_last
         self.config: dict[str, object] = self._check_params(params)
@@ -193,7 +202,7 @@ class Explainer(ABC):
         for spec in self.params:
             value = self._check_value(spec, given.get(spec.name, spec.default))
             if spec.kind == "layer":
-                value = default_cam_layer(self.model) if value is None else value
+                value = (self.spec.cam_layer or default_cam_layer(self.model)) if value is None else value
                 get_layer(self.model, value)  # raises InputError listing the conv layers
             config[spec.name] = value
         return config
@@ -205,7 +214,8 @@ class Explainer(ABC):
     # ------------------------------------------------------------------- call
     def attribute(self, x: torch.Tensor, target: int | Sequence[int] | torch.Tensor) -> Attribution:
         """Explain ``target`` (an int or one class per image) for images ``x`` ``(N, 1, H, W)``."""
-        x = check_images(x)
+        self.spec = describe(self.model)
+        x = check_images(x, spec=self.spec)
         device, dtype = model_device(self.model)
         x = x.detach().to(device=device, dtype=dtype)
         with frozen_eval(self.model, channels_last=self.channels_last) as params:

@@ -7,6 +7,7 @@ from labkit.errors import InputError
 from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, register, target_scores
 from labkit.explain.gradient import input_gradients
 from labkit.imageops import gaussian_blur
+from labkit.models.spec import LAB_SPEC, ModelSpec
 from labkit.validation import check_images
 
 BASELINES = ("gray", "black", "blurred", "noise")
@@ -14,26 +15,28 @@ BASELINES = ("gray", "black", "blurred", "noise")
 BLUR_FRACTION = 1 / 8
 
 
-def make_baseline(kind: str, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Baseline image x′ for each image of ``x``.
+def make_baseline(kind: str, x: torch.Tensor, seed: int = 0, spec: ModelSpec | None = None) -> torch.Tensor:
+    """Baseline image x′ for each image of ``x``, in the input space of ``spec``
+    (default labkit's [-1, 1]).
 
-    ``"gray"``: all 0.0 (mid-gray); ``"black"``: all -1.0; ``"blurred"``: ``x``
+    ``"gray"``: mid-gray (0.0 in [-1, 1]); ``"black"``: black (-1.0); ``"blurred"``: ``x``
     blurred with a Gaussian of sigma ``min(H, W)/8`` pixels; ``"noise"``: uniform
-    noise in [-1, 1] drawn from a generator seeded with ``seed``.
+    noise over the valid range drawn from a generator seeded with ``seed``.
     """
+    spec = spec or LAB_SPEC
     if kind == "gray":
-        return torch.zeros_like(x)
+        return spec.gray(x)
     if kind == "black":
-        return torch.full_like(x, -1.0)
+        return spec.black(x)
     if kind == "blurred":
         return gaussian_blur(x, min(x.shape[-2:]) * BLUR_FRACTION)
     if kind == "noise":
         gen = torch.Generator(device=x.device).manual_seed(seed)
-        return torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) * 2 - 1
+        return spec.uniform(x, gen)
     raise InputError(f"unknown baseline {kind!r}; choose one of {list(BASELINES)} or pass a tensor")
 
 
-def _custom_baseline(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _custom_baseline(b: torch.Tensor, x: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
     n, c, h, w = x.shape
     if b.dim() == 2:
         b = b[None, None]
@@ -43,7 +46,7 @@ def _custom_baseline(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         raise InputError(
             f"baseline tensor must have shape ({h}, {w}), ({c}, {h}, {w}), (1, {c}, {h}, {w}) "
             f"or ({n}, {c}, {h}, {w}) to match the images, got {tuple(b.shape)}")
-    b = check_images(b, channels=None, name="baseline")
+    b = check_images(b, name="baseline", spec=spec)
     return b.to(device=x.device, dtype=x.dtype).expand(n, c, h, w)
 
 
@@ -70,7 +73,7 @@ class IntegratedGradients(Explainer):
     params = (
         Param("steps", "int", 32, min=1, max=256, step=1, description="points on the path (midpoint rule)"),
         Param("baseline", "choice", "gray", choices=BASELINES,
-              description="x′: gray = 0.0, black = -1.0, blurred image, uniform noise"),
+              description="x′: mid-gray, black, blurred image, uniform noise (in the model's input range)"),
         Param("seed", "int", 0, min=0, max=2 ** 31 - 1, step=1, description="seed of the noise baseline"),
     )
     _baseline_tensor: torch.Tensor | None = None
@@ -84,9 +87,9 @@ class IntegratedGradients(Explainer):
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> Attribution:
         steps = int(self.config["steps"])
         if self._baseline_tensor is not None:
-            base = _custom_baseline(self._baseline_tensor, x)
+            base = _custom_baseline(self._baseline_tensor, x, self.spec)
         else:
-            base = make_baseline(str(self.config["baseline"]), x, int(self.config["seed"]))
+            base = make_baseline(str(self.config["baseline"]), x, int(self.config["seed"]), self.spec)
         chunk = self.chunk_size(x)
         per_pass = max(1, chunk // x.shape[0])  # path points per batched pass
         alphas = (torch.arange(steps, device=x.device, dtype=x.dtype) + 0.5) / steps

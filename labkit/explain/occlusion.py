@@ -51,7 +51,8 @@ class Occlusion(Explainer):
         Param("patch", "int", 8, min=2, max=None, step=1, description="side of the square patch (≤ image side)"),
         Param("stride", "int", 4, min=1, max=None, step=1, description="step between patches (≤ patch)"),
         Param("fill", "float", 0.0, min=-1.0, max=1.0, step=0.05,
-              description="value written into the patch (0.0 = mid-gray, -1.0 = black)"),
+              description="gray level of the patch on the [-1, 1] scale (0.0 = mid-gray, -1.0 = black), "
+                          "converted to the model's normalisation"),
     )
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> Attribution:
@@ -66,7 +67,8 @@ class Occlusion(Explainer):
         nw = masks.shape[0]
         # one extra all-False mask: the unoccluded image rides along in the same batches
         masks_ext = torch.cat([masks, masks.new_zeros(1, h, w)])
-        fill_t = torch.tensor(fill, dtype=x.dtype, device=x.device)
+        fill_t = (torch.tensor(fill, dtype=x.dtype, device=x.device) if self.spec.lab_range
+                  else self.spec.level(fill, x))
         with torch.no_grad():
             probs = []
             for sl in chunks(n * (nw + 1), self.chunk_size(x)):

@@ -5,14 +5,15 @@ import torch
 
 from labkit.explain.base import Attribution, Explainer, Param, chunks, register
 from labkit.explain.gradient import input_gradients
-from labkit.validation import PIXEL_MAX, PIXEL_MIN
+from labkit.models.spec import ModelSpec
 
 
 @register("smoothgrad", "SmoothGrad")
 class SmoothGrad(Explainer):
     """Mean gradient over ``n_samples`` copies ``x + ε``, ``ε ~ N(0, σ²)``.
 
-    Noisy copies are clamped back to [-1, 1]. ``maps`` is the mean of ``|∇|``
+    Noisy copies are clamped back to the model's valid range (``sigma`` is in units
+    of labkit's [-1, 1] scale, converted through the model's normalisation). ``maps`` is the mean of ``|∇|``
     over samples (the convention of Smilkov et al.); ``signed`` is the mean of the
     signed gradients. All copies go through the model as batches; noise is drawn
     one sample at a time from a generator seeded with ``seed``, so results do not
@@ -29,7 +30,7 @@ class SmoothGrad(Explainer):
     params = (
         Param("n_samples", "int", 25, min=1, max=100, step=1, description="noisy copies averaged"),
         Param("sigma", "float", 0.15, min=0.0, max=2.0, step=0.01,
-              description="noise standard deviation in pixel units of the [-1, 1] range"),
+              description="noise standard deviation in units of the [-1, 1] pixel scale"),
         Param("seed", "int", 0, min=0, max=2 ** 31 - 1, step=1, description="random seed of the noise"),
     )
 
@@ -41,7 +42,7 @@ class SmoothGrad(Explainer):
         sum_grad, sum_abs = torch.zeros_like(x), torch.zeros_like(x)
         for sl in chunks(n, per_pass):
             k = sl.stop - sl.start
-            noisy = torch.stack([self._noisy(x, sigma, gen) for _ in range(k)])
+            noisy = torch.stack([self._noisy(x, sigma, gen, self.spec) for _ in range(k)])
             grads, _ = input_gradients(self.model, noisy.flatten(0, 1), target.repeat(k), chunk)
             grads = grads.view(k, *x.shape)
             sum_grad += grads.sum(0)
@@ -49,8 +50,10 @@ class SmoothGrad(Explainer):
         return self._result((sum_abs / n).sum(1), (sum_grad / n).sum(1))
 
     @staticmethod
-    def _noisy(x: torch.Tensor, sigma: float, gen: torch.Generator) -> torch.Tensor:
+    def _noisy(x: torch.Tensor, sigma: float, gen: torch.Generator, spec: ModelSpec) -> torch.Tensor:
         if sigma == 0:
             return x
         noise = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-        return (x + sigma * noise).clamp_(PIXEL_MIN, PIXEL_MAX)
+        if not spec.lab_range:
+            noise = noise * spec.noise_scale(x)
+        return spec.clamp(x + sigma * noise)

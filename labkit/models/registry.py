@@ -5,9 +5,10 @@ from typing import Callable
 
 from torch import nn
 
-from labkit.errors import InputError
+from labkit.errors import InputError, LabkitError
 from labkit.models.cnn import SmallCNN
 from labkit.models.resnet import SmallResNet
+from labkit.models.torchvision_models import DenseNet121, ResNet18
 from labkit.models.tutorial import TutorialCNN
 from labkit.registry import Registry
 
@@ -15,6 +16,8 @@ MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 MODELS.add("small_cnn", SmallCNN)
 MODELS.add("small_resnet", SmallResNet)
 MODELS.add("tutorial_cnn", TutorialCNN)
+MODELS.add("resnet18", ResNet18)
+MODELS.add("densenet121", DenseNet121)
 
 
 def list_models() -> list[str]:
@@ -27,6 +30,8 @@ def build_model(name: str, **kwargs: object) -> nn.Module:
     factory = MODELS.get(name)
     try:
         return factory(**kwargs)
+    except LabkitError:
+        raise
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"bad arguments for model {name!r} ({kwargs or 'defaults'}): {str(exc).splitlines()[0]}; "
                          "expected positive sizes such as width=16") from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from labkit.models.spec import ModelSpec, class_names
+
 
 class BasicBlock(nn.Module):
     """Two 3×3 conv/BN layers with an identity (or 1×1 projection) shortcut."""
@@ -34,6 +36,8 @@ class SmallResNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16) -> None:
         super().__init__()
+        self.model_spec = ModelSpec(in_channels=in_channels, min_size=4, class_names=class_names(num_classes),
+                                    cam_layer=self.cam_layer)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(width), nn.ReLU())
         self.layer1 = BasicBlock(width, width)

@@ -16,6 +16,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from labkit.models.spec import ModelSpec, class_names
+
 
 class TutorialCNN(nn.Module):
     """Conv-ReLU-pool classifier for 1×H×W inputs in [-1, 1] (H, W ≥ 8), as in the reference tutorial.
@@ -46,6 +48,8 @@ class TutorialCNN(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16,
                  hidden: int = 128, grid: int = 8, dropout: float = 0.0) -> None:
         super().__init__()
+        self.model_spec = ModelSpec(in_channels=in_channels, min_size=8, class_names=class_names(num_classes),
+                                    cam_layer=self.cam_layer)
         chans = [in_channels, width, 2 * width, 4 * width]
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         for i in range(1, 4):
