@@ -189,8 +189,12 @@ class ExplainerSelector(Panel):
         for img in [self.original, *self.images.values()]:
             img.layout.width = img.layout.min_width = img.layout.height = img.layout.min_height = px
         if data is not None:
+            link_ = getattr(self, "_target_link", None)
+            if link_ is not None:
+                link_.unlink()
             self.target.options = [(n, i) for i, n in enumerate(data.class_names)]
-        self.target.value = self.state.selection.target
+            if link_ is not None:
+                self._target_link = link((self.state.selection, "target"), (self.target, "value"))
         self.request()
 
     def _model_or_none(self) -> torch.nn.Module | None:

@@ -49,9 +49,8 @@ class ImagePicker:
                               self.variant])
         self._links = [link((sel, "misclassified"), (self.misclassified, "value")),
                        link((sel, "variant"), (self.variant, "value"))]
+        self._option_links: dict[str, Any] = {}
         self._data_changed({})
-        self._links.append(link((sel, "split"), (self.split, "value")))
-        self._links.append(link((sel, "class_filter"), (self.class_filter, "value")))
         panel.watch(self.index, self._moved, "value")
         panel.watch(self.upload, self._uploaded, "value")
         panel.on_click(self.back, self._back)
@@ -96,13 +95,24 @@ class ImagePicker:
         self.sync(keep_image=False)
 
     def _data_changed(self, change: dict) -> None:
-        data, sel = self.state.data, self.state.selection
+        data = self.state.data
         if data is not None:
-            self.split.options = list(data.splits)
-            self.class_filter.options = [("all classes", -1)] + [(n, i) for i, n in enumerate(data.class_names)]
+            self._relink("split", self.split, list(data.splits))
+            self._relink("class_filter", self.class_filter,
+                         [("all classes", -1)] + [(n, i) for i, n in enumerate(data.class_names)])
+        elif not self._option_links:
+            self._relink("split", self.split, list(self.split.options))
+            self._relink("class_filter", self.class_filter, list(self.class_filter.options))
         self.variant.disabled = self.state.marker is None
-        self.split.value, self.class_filter.value = sel.split, sel.class_filter
         self.sync()
+
+    def _relink(self, name: str, widget: W.Dropdown, options: list) -> None:
+        """New dropdown options without the selection following the widget's reset to the first option."""
+        old = self._option_links.pop(name, None)
+        if old is not None:
+            old.unlink()
+        widget.options = options
+        self._option_links[name] = link((self.state.selection, name), (widget, "value"))
 
     def sync(self, keep_image: bool = True) -> None:
         """Point the slider at the selected image among the candidates.
@@ -139,7 +149,7 @@ class ImagePicker:
         return f"#{sel.image_index} of {len(split)} · label <b>{label}</b> · {len(candidates)} shown"
 
     def close(self) -> None:
-        for lk in self._links:
+        for lk in [*self._links, *self._option_links.values()]:
             lk.unlink()
 
 

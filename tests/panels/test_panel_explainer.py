@@ -195,3 +195,13 @@ def test_timings_only_when_asked_and_a_legend_per_mode(trained_state: Experiment
     p.mode.value, p.scale_mode.value = "signed", "shared"
     assert "red = for the class" in p.legend.value and "shared scale" in p.legend.value
     assert p.legend.colorbar.value != bar
+
+
+def test_loading_data_after_the_panel_keeps_the_selection(pneumonia28) -> None:
+    state = ExperimentState(device="cpu")
+    p = ExplainerSelector(state, methods=("gradient",), debounce=0)
+    state.data = pneumonia28
+    assert state.selection.split == "test" and state.selection.target == 1
+    assert p.split.value == "test" and p.target.value == 1
+    p.split.value, p.target.value = "val", 0
+    assert state.selection.split == "val" and state.selection.target == 0
