@@ -10,8 +10,6 @@ imperceptible adversarial noise.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 from torch import nn
 
@@ -124,9 +122,9 @@ class LatentShift(Explainer):
         Param("map", "choice", "max", choices=MAPS, description="2-D map of the sweep (Appendix B)"),
         Param("n_frames", "int", 20, min=2, max=100, step=1, description="frames of the movie"),
         Param("drop", "float", 0.3, min=0.0, max=1.0, step=0.01,
-              description="search stops when the probability has dropped by this much, in (0, 1)"),
+              description="search down until p ≤ (1 − drop)·p0; a fraction in (0, 1)"),
         Param("rise", "float", 0.05, min=0.0, max=1.0, step=0.01,
-              description="search stops when the probability has risen by this much, in (0, 1)"),
+              description="search up until p ≥ p0 + rise·(1 − p0); a fraction in (0, 1)"),
         Param("step", "float", 10.0, min=1e-6, max=1e6, description="λ step of the search"),
         Param("growth", "float", 0.1, min=0.0, max=1.0, step=0.01,
               description="each search step also grows by this fraction of |λ|"),
@@ -247,9 +245,3 @@ class LatentShift(Explainer):
             active = active[~any_stop]
             k += len(block)
         return bound, steps
-
-
-def explain_latent_shift(model: nn.Module, autoencoder: nn.Module, x: torch.Tensor,
-                         target: int | Sequence[int] | torch.Tensor, **params: object) -> Attribution:
-    """Shorthand for ``LatentShift(model, autoencoder, **params).attribute(x, target)``."""
-    return LatentShift(model, autoencoder, **params).attribute(x, target)
