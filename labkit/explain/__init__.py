@@ -19,12 +19,14 @@ from labkit.explain.occlusion import Occlusion
 from labkit.explain.gradcam import GradCAM
 from labkit.explain.gradcam_pp import GradCAMPlusPlus
 from labkit.explain.scorecam import ScoreCAM
+from labkit.explain.layercam import LayerCAM
+from labkit.explain.hirescam import HiResCAM
 from labkit.explain.guided_backprop import GuidedBackprop, GuidedGradCAM
 from labkit.explain.latent_shift import LatentShift
 
 __all__ = [
     "Param", "Attribution", "Explainer", "register", "get_explainer", "list_explainers", "method_label", "explain",
     "Gradient", "GradientXInput", "SmoothGrad", "IntegratedGradients", "Occlusion", "GradCAM",
-    "GradCAMPlusPlus", "ScoreCAM", "GuidedBackprop", "GuidedGradCAM", "LatentShift", "input_gradients",
+    "GradCAMPlusPlus", "ScoreCAM", "LayerCAM", "HiResCAM", "GuidedBackprop", "GuidedGradCAM", "LatentShift", "input_gradients",
     "make_baseline",
 ]

@@ -72,9 +72,12 @@ class CAMExplainer(Explainer):
     def _cam_result(self, acts: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],
                     **extras: object) -> Attribution:
         """``ReLU(Σ_k w_k A_k)`` at layer resolution, upsampled bilinearly to ``size``."""
-        cam = F.relu((weights[:, :, None, None] * acts).sum(1))
-        maps = upsample(cam, size)
-        return self._result(maps, None, layer_cam=cam, weights=weights, **extras)
+        return self._map_result((weights[:, :, None, None] * acts).sum(1), size, weights=weights, **extras)
+
+    def _map_result(self, cam: torch.Tensor, size: tuple[int, int], **extras: object) -> Attribution:
+        """``ReLU(cam)`` at layer resolution ``(N, h, w)``, upsampled bilinearly to ``size``."""
+        cam = F.relu(cam)
+        return self._result(upsample(cam, size), None, layer_cam=cam, **extras)
 
 
 def upsample(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -1,10 +1,15 @@
 """Score-CAM: feature maps weighted by the score of the image they mask."""
 from __future__ import annotations
 
+import math
+
 import torch
 
-from labkit.explain.base import Attribution, cat, chunks, register, target_probs
+from labkit.explain.base import Attribution, Param, cat, chunks, register, target_probs, target_scores
 from labkit.explain.cam import CAMExplainer, upsample
+
+
+WEIGHTINGS = ("softmax", "probability")
 
 
 def normalized_masks(acts: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,11 +27,14 @@ def normalized_masks(acts: torch.Tensor, size: tuple[int, int]) -> tuple[torch.T
 
 @register("scorecam", "Score-CAM")
 class ScoreCAM(CAMExplainer):
-    """Score-CAM: ``ReLU(Σ_k w_k A^k)`` with ``w_k = p_c(x ⊙ M_k)``.
+    """Score-CAM: ``ReLU(Σ_k w_k A^k)`` with ``w = softmax_k(f_c(x ⊙ M_k))``.
 
     ``M_k`` is channel ``k`` of ``layer`` upsampled to the image and min-max
-    scaled to [0, 1]; masked pixels move towards 0.0 (mid-gray). ``p_c`` is the
-    softmax probability of the target. Gradient-free: every masked image of every
+    scaled to [0, 1]; masked pixels move towards 0.0 of the model's input (mid-gray
+    in [-1, 1]). ``weighting="softmax"`` (default, the paper's and pytorch-grad-cam's):
+    a softmax over channels of the target logit of each masked image;
+    ``"probability"``: ``w_k = p_c(x ⊙ M_k)``, the softmax probability of the target
+    for each mask on its own (labkit's earlier weighting). Gradient-free: every masked image of every
     input goes through the model as batches without building a graph; constant
     channels get weight 0. As for the other CAMs, the ReLU is applied at layer
     resolution before bilinear upsampling.
@@ -38,10 +46,14 @@ class ScoreCAM(CAMExplainer):
     Networks." CVPR Workshops, 2020.
     """
 
-    description = "Feature maps weighted by the class probability of the image each one masks (no gradients)."
+    description = "Feature maps weighted by the class score of the image each one masks (no gradients)."
+    params = CAMExplainer.params + (
+        Param("weighting", "choice", "softmax", choices=WEIGHTINGS,
+              description="softmax over channels of masked-image logits (paper), or each mask's probability"),)
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> Attribution:
         n, size, chunk = x.shape[0], x.shape[-2:], self.chunk_size(x)
+        probability = self.config["weighting"] == "probability"
         store: list[torch.Tensor] = []
         with torch.no_grad():
             with self._capture(store, with_grad=False):
@@ -54,7 +66,10 @@ class ScoreCAM(CAMExplainer):
                 idx = torch.arange(sl.start, sl.stop, device=x.device)
                 img = idx // k
                 masks, valid = normalized_masks(acts.flatten(0, 1)[sl], size)
-                p = target_probs(self.model(x[img] * masks[:, None]), target[img])
-                weights.append(torch.where(valid, p, torch.zeros_like(p)))
+                logits = self.model(x[img] * masks[:, None])
+                score = target_probs(logits, target[img]) if probability else target_scores(logits, target[img])
+                weights.append(torch.where(valid, score, torch.full_like(score, 0.0 if probability else -math.inf)))
             weights = cat(weights).view(n, k)
+            if not probability:  # constant channels (-inf) get weight 0; all constant: all 0
+                weights = torch.softmax(weights, 1).nan_to_num(0.0)
         return self._cam_result(acts, weights, size)

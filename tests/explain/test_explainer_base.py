@@ -13,13 +13,13 @@ from labkit.explain.base import frozen_eval
 
 ALL = [m for m in list_explainers() if not get_explainer(m).needs]  # runnable from the model alone
 GRADIENT_FAMILY = ["gradient", "grad_x_input", "smoothgrad", "integrated_gradients", "guided_backprop"]
-CAMS = ["gradcam", "gradcam_pp", "scorecam"]
+CAMS = ["gradcam", "gradcam_pp", "scorecam", "layercam", "hirescam"]
 
 
 def test_registry_teaching_order() -> None:
     assert list_explainers() == ["gradient", "grad_x_input", "smoothgrad", "integrated_gradients", "occlusion",
-                                 "gradcam", "gradcam_pp", "scorecam", "guided_backprop", "guided_gradcam",
-                                 "latent_shift"]
+                                 "gradcam", "gradcam_pp", "scorecam", "layercam", "hirescam", "guided_backprop",
+                                 "guided_gradcam", "latent_shift"]
     for name in list_explainers():
         cls = get_explainer(name)
         assert issubclass(cls, Explainer) and cls.name == name
