@@ -42,8 +42,16 @@ TOPK_IOU = Metric("topk_iou", True, "IoU between the top-p% most salient pixels 
 POINTING_GAME = Metric("pointing_game", True, "Whether the most salient pixel lies inside the (dilated) mask.",
                        "pointing_game")
 
+AGREEMENT_SPEARMAN = Metric("agreement_spearman", True, "Spearman rank correlation of two methods' absolute "
+                            "maps of the same image (1: same pixel order).", "agreement")
+AGREEMENT_TOPK_IOU = Metric("agreement_topk_iou", True, "IoU of the top-k% pixels of two methods' maps of the "
+                            "same image.", "agreement")
+AGREEMENT_THRESHOLD_IOU = Metric("agreement_threshold_iou", True, "IoU of two methods' maps of the same image "
+                                 "after min-max scaling and a threshold.", "agreement")
+
 METRICS: Registry[Metric] = Registry("metric")
-for _metric in (DELETION_AUC, INSERTION_AUC, STABILITY, REGION_FRACTION, TOPK_IOU, POINTING_GAME):
+for _metric in (DELETION_AUC, INSERTION_AUC, STABILITY, REGION_FRACTION, TOPK_IOU, POINTING_GAME,
+                AGREEMENT_SPEARMAN, AGREEMENT_TOPK_IOU, AGREEMENT_THRESHOLD_IOU):
     METRICS.add(_metric.name, _metric)
 
 
