@@ -132,9 +132,9 @@ class LatentShift(Explainer):
     )
 
     def __init__(self, model: nn.Module, autoencoder: nn.Module | None = None, *,
-                 max_batch: int | None = None, **params: object) -> None:
+                 max_batch: int | None = None, channels_last: bool = False, **params: object) -> None:
         self.autoencoder = check_autoencoder(autoencoder)
-        super().__init__(model, max_batch=max_batch, **params)
+        super().__init__(model, max_batch=max_batch, channels_last=channels_last, **params)
 
     def _check_value(self, spec: Param, value: object) -> object:
         value = spec.check(value)
@@ -149,7 +149,7 @@ class LatentShift(Explainer):
         if ae_dev != x.device:
             raise InputError(f"the autoencoder is on {ae_dev} but the classifier is on {x.device}: "
                              f"move it with autoencoder.to('{x.device}')")
-        with frozen_eval(ae, channels_last=x.device.type == "cpu"):
+        with frozen_eval(ae, channels_last=self.channels_last):
             with torch.no_grad():
                 input_prob = target_probs(self._logits(x), target)
             chunk = self.chunk_size(x)

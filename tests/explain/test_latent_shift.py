@@ -194,6 +194,12 @@ def test_sweep_includes_zero_and_shares_frames_by_length() -> None:
     assert torch.equal(lam[3], torch.zeros(5, dtype=torch.float64))
 
 
+def test_channels_last_gives_the_same_sweep(cnn, ae, images, targets) -> None:
+    plain = LatentShift(cnn.eval(), ae, budget=10).attribute(images, targets)
+    fast = explain(cnn, images, targets, method="latent_shift", autoencoder=ae, budget=10, channels_last=True)
+    torch.testing.assert_close(fast.extras["probs"], plain.extras["probs"], rtol=1e-4, atol=1e-5)
+
+
 def test_batched_images_match_single_calls_and_chunking(cnn, ae, images, targets) -> None:
     cnn.eval()
     batch = LatentShift(cnn, ae, budget=20).attribute(images, targets)
