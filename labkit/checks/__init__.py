@@ -11,12 +11,15 @@ Code exercises run the student's function on seeded fixture models and compare
 it with labkit's reference implementation; when the output differs, the check
 computes the usual wrong variants itself (signed instead of absolute,
 probabilities instead of logits, a missing ReLU, unclamped noise, ...) and says
-which one the output matches. A student's exception becomes one line of
-feedback naming the line of their code. Conceptual questions are checked
-against salted SHA-256 digests, so answers appear nowhere in plain text.
+which one the output matches. While the student's function runs, the labkit and
+captum functions it reaches are recorded: calling a reference implementation
+fails the check (each exercise declares the helpers it hands out). A student's
+exception, a hang, NaN or a wrong shape becomes one line of feedback.
 
-The locked test cells of the exercise notebooks end with ``.grade()``, which
-shows the report and returns the points (nbgrader reads them as partial credit).
+Conceptual questions are checked for their form only: the answers are not in this
+package. The points nbgrader records come from the hidden tests of the instructor
+notebooks, which grade the student's source on unseen cases in a fresh process
+(:mod:`labkit.course.hidden`); ``.grade()`` in the visible test shows the report.
 This package never imports ipywidgets.
 """
 from labkit.checks.result import CheckResult, Message

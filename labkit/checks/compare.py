@@ -24,7 +24,8 @@ Variant = tuple[str, Callable[[], torch.Tensor]]
 def to_tensor(ck: Checker, value: Any, what: str) -> torch.Tensor:
     """``value`` as a detached float64 CPU tensor, or a failure saying what was returned."""
     if isinstance(value, torch.Tensor):
-        t = value.detach()
+        with torch._C.DisableTorchFunctionSubclass():  # a Tensor subclass cannot steer the comparisons
+            t = value.detach().as_subclass(torch.Tensor).clone()
     elif isinstance(value, (numbers.Real, np.generic)) and not isinstance(value, (bool, np.bool_)):
         t = torch.tensor(float(value), dtype=torch.float64)
     elif isinstance(value, np.ndarray) or (isinstance(value, (list, tuple)) and value and
@@ -118,6 +119,13 @@ def _scale_mistake(s: torch.Tensor, ref: torch.Tensor, tol: float) -> str | None
             "Return the raw values; normalize only for display")
 
 
+def match(ck: Checker, student: torch.Tensor, reference: torch.Tensor, variants: Sequence[Variant], case: str,
+          what: str = "your map", tol: float = 1e-3) -> None:
+    """Return when ``student`` matches ``reference``; otherwise stop with the mistake it matches."""
+    if not close(student, reference, tol):
+        diagnose(ck, student, reference, variants, case, what, tol)
+
+
 def diagnose(ck: Checker, student: torch.Tensor, reference: torch.Tensor, variants: Sequence[Variant],
              case: str, what: str = "your map", tol: float = 1e-3, variant_tol: float | None = None) -> None:
     """Stop the check with the mistake the student's output matches (or a generic mismatch)."""
@@ -130,6 +138,9 @@ def diagnose(ck: Checker, student: torch.Tensor, reference: torch.Tensor, varian
         if tuple(wrong.shape) == tuple(student.shape) and not close(wrong, reference, tol) \
                 and close(student, wrong, variant_tol):
             raise ck.fail(f"{what} does not match the reference on {case}: {message}")
+    if float(student.abs().max()) == 0.0:
+        raise ck.fail(f"{what} is zero everywhere on {case}, the reference is not",
+                      "check that you return the computed values (not a fresh torch.zeros) and that gradients flow")
     scaled = _scale_mistake(student, reference, max(tol, 1e-6))
     if scaled:
         raise ck.fail(f"{what} does not match the reference on {case}: {scaled}")
@@ -141,4 +152,4 @@ def diagnose(ck: Checker, student: torch.Tensor, reference: torch.Tensor, varian
     raise ck.fail(f"{what} does not match the reference on {case} ({detail})", hint)
 
 
-__all__ = ["Variant", "to_tensor", "one_number", "as_maps", "rel_error", "close", "correlation", "diagnose"]
+__all__ = ["Variant", "to_tensor", "one_number", "as_maps", "rel_error", "close", "correlation", "diagnose", "match"]

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from labkit.checks import fixtures
-from labkit.checks.compare import close, diagnose, to_tensor
+from labkit.checks.compare import close, diagnose, match, to_tensor
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.evaluate import deletion_curve, region_fraction as region_fraction_reference
@@ -26,16 +26,16 @@ from labkit.sanity import pearson, spearman
 # ---- deletion curve ----------------------------------------------------------------------------
 def deletion_reference(model: nn.Module, x: torch.Tensor, target: int, saliency: torch.Tensor, steps: int,
                        fill: float, order: str = "desc", score: str = "prob", integrate: str = "trapz",
-                       include_start: bool = True) -> torch.Tensor:
+                       include_start: bool = True, counts: str = "round") -> torch.Tensor:
     """Deletion AUC per image and its usual mistakes (``(N,)``)."""
     n, _, h, w = x.shape
     m = h * w
     ranks = saliency.reshape(n, m).argsort(dim=1, descending=(order == "desc"), stable=True)
     fractions = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
-    counts = (fractions * m).round().long()
+    sizes = ((fractions * m).round() if counts == "round" else (fractions * m).floor()).long()
     scores = []
     with torch.no_grad():
-        for c in counts:
+        for c in sizes:
             cur = x.reshape(n, m).clone()
             cur.scatter_(1, ranks[:, :int(c)], fill)
             z = model(cur.view_as(x))
@@ -51,15 +51,19 @@ def deletion_reference(model: nn.Module, x: torch.Tensor, target: int, saliency:
     return s.mean(1)
 
 
+#: (steps, fill) of the deletion cases: with H·W = 1024 no step count divides evenly, so rounding matters.
+DELETION_SETTINGS = ((12, 0.0), (7, -1.0), (20, 0.5))
+
+
 @exercise("05_deletion", "Deletion curve AUC", points=3)
-def deletion_auc(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def deletion_auc(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, saliency, steps, fill) -> (N,)`` AUC of p_target over the deleted fraction."""
     ck.require_callable(fn, "function")
-    gen = torch.Generator().manual_seed(41 if hidden else 9)
-    for i, case in enumerate(fixtures.cases(hidden)):
+    gen = torch.Generator().manual_seed(fixtures.seed(9))
+    for i, case in enumerate(fixtures.cases()):
         m, x, t = case.model, case.x, case.target
         sal = torch.rand(x.shape[0], *x.shape[-2:], generator=gen)
-        steps, fill = ((16, 0.0), (8, -1.0), (32, 0.5))[i % 3]
+        steps, fill = DELETION_SETTINGS[i % 3]
         got = to_tensor(ck, ck.call(fn, m, x, t, sal, steps, fill), "your AUC")
         if got.dim() != 1 or got.shape[0] != x.shape[0]:
             raise ck.fail(f"your AUC has shape {tuple(got.shape)}; return one AUC per image, shape ({x.shape[0]},)")
@@ -81,16 +85,22 @@ def deletion_auc(ck: Checker, fn: Callable, hidden: bool = False) -> None:
              lambda: deletion_reference(m, x, t, sal, steps, fill, include_start=False)),
             (f"the fill value is ignored: deleted pixels must be set to `fill` ({fill} here)",
              lambda: deletion_reference(m, x, t, sal, steps, 0.0 if fill != 0.0 else -1.0)),
+            (f"you filled the deleted pixels with white (1.0); set them to `fill` ({fill} here)",
+             lambda: deletion_reference(m, x, t, sal, steps, 1.0)),
+            ("you rounded the number of deleted pixels down (int(fraction · H·W)); round it to the nearest "
+             "whole pixel (round())", lambda: deletion_reference(m, x, t, sal, steps, fill, counts="floor")),
+            ("two mistakes: you deleted the least salient pixels first, and you tracked the logit instead of "
+             "the probability", lambda: deletion_reference(m, x, t, sal, steps, fill, order="asc", score="logit")),
         ], what, "your AUC", tol=1e-4)
     ck.award(3, "matches labkit.evaluate.deletion_curve on three models, step counts and fill values")
 
 
 # ---- region fraction ----------------------------------------------------------------------------
 @exercise("05_region_fraction", "Share of saliency inside a region", points=2)
-def region_fraction(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def region_fraction(ck: Checker, fn: Callable) -> None:
     """Check ``fn(maps, mask, eps) -> Σ_mask |s| / (Σ |s| + eps)`` per image ``(N,)``."""
     ck.require_callable(fn, "function")
-    gen = torch.Generator().manual_seed(43 if hidden else 11)
+    gen = torch.Generator().manual_seed(fixtures.seed(11))
     n, s = 4, fixtures.SIZE
     maps = torch.randn(n, s, s, generator=gen)
     maps[:, :8, :8] += 2.0
@@ -115,6 +125,8 @@ def region_fraction(ck: Checker, fn: Callable, hidden: bool = False) -> None:
         diagnose(ck, got, ref, [
             ("you summed the signed values; use the absolute saliency |s| (negative evidence is saliency too)",
              lambda: (a * m).flatten(1).sum(1) / (a.flatten(1).sum(1) + 1e-12)),
+            ("you squared the saliency; the fraction uses |s|, Σ_mask|s| / Σ|s|",
+             lambda: (a ** 2 * m).flatten(1).sum(1) / ((a ** 2).flatten(1).sum(1) + 1e-12)),
             ("you computed the share outside the mask; sum |s| inside the mask",
              lambda: (a.abs() * (1 - m)).flatten(1).sum(1) / (a.abs().flatten(1).sum(1) + 1e-12)),
             ("you compared mean saliency inside and outside (normalized by area); the fraction is a plain ratio "
@@ -127,7 +139,8 @@ def region_fraction(ck: Checker, fn: Callable, hidden: bool = False) -> None:
 
 # ---- stability ------------------------------------------------------------------------------------
 def stability_reference(model: nn.Module, x: torch.Tensor, target: int, saliency_fn: Callable, noise: torch.Tensor,
-                        clamp: bool = True, keep: str = "same_prediction", measure: str = "pearson") -> torch.Tensor:
+                        clamp: bool = True, keep: str = "same_prediction", measure: str = "pearson",
+                        divide: str = "kept", against: str = "clean") -> torch.Tensor:
     """Mean correlation per image between the map of x and maps of x + noise (``noise``: ``(N, n, 1, H, W)``)."""
     n, k = noise.shape[:2]
     noisy = x[:, None] + noise
@@ -137,8 +150,8 @@ def stability_reference(model: nn.Module, x: torch.Tensor, target: int, saliency
     with torch.no_grad():
         pred = model(x).argmax(1)
         pred_noisy = model(flat).argmax(1).view(n, k)
-    ref = saliency_fn(model, x, target)
     maps = saliency_fn(model, flat, target)
+    ref = saliency_fn(model, x, target) if against == "clean" else maps.view(n, k, *maps.shape[1:])[:, 0]
     f = pearson if measure == "pearson" else spearman
     r = f(ref.repeat_interleave(k, 0), maps).view(n, k)
     if keep == "same_prediction":
@@ -147,7 +160,8 @@ def stability_reference(model: nn.Module, x: torch.Tensor, target: int, saliency
         kept = pred_noisy == target
     else:
         kept = torch.ones_like(pred_noisy, dtype=torch.bool)
-    out = torch.where(kept, r, torch.zeros_like(r)).sum(1) / kept.sum(1).clamp_min(1)
+    count = kept.sum(1).clamp_min(1) if divide == "kept" else torch.full_like(kept.sum(1), k)
+    out = torch.where(kept, r, torch.zeros_like(r)).sum(1) / count
     return torch.where(kept.any(1), out, torch.full_like(out, math.nan))
 
 
@@ -190,30 +204,40 @@ def decision_margin(model: nn.Module, x: torch.Tensor, noise: torch.Tensor) -> f
     return float((z[:, 1] - z[:, 0]).abs().min())
 
 
-def stability_cases(hidden: bool = False) -> list[tuple[str, nn.Module, torch.Tensor, int, torch.Tensor, float]]:
-    """(name, centred model, images, target, noise, σ) of the stability check."""
-    gen = torch.Generator().manual_seed(47 if hidden else 13)
+def _usable(model: nn.Module, x: torch.Tensor, noise: torch.Tensor) -> bool:
+    """Clear margins, every image keeps a copy, and some copy changes class (so the filter matters)."""
+    noisy = (x[:, None] + noise).clamp(-1.0, 1.0).flatten(0, 1)
+    with torch.no_grad():
+        same = model(noisy).argmax(1).view(noise.shape[:2]) == model(x).argmax(1)[:, None]
+    return decision_margin(model, x, noise) >= MARGIN and bool(same.any(1).all()) and not bool(same.all())
+
+
+def stability_cases() -> list[tuple[str, nn.Module, torch.Tensor, int, torch.Tensor, float]]:
+    """(name, centred model, images, target, noise, σ) of the stability check (noise redrawn until usable)."""
+    gen = torch.Generator().manual_seed(fixtures.seed(13))
     out = []
-    for i, case in enumerate(fixtures.cases(hidden)[:2]):
+    for i, case in enumerate(fixtures.cases()[:2]):
         sigma = (0.3, 0.5)[i]
-        noise = sigma * torch.randn((case.x.shape[0], 8, *case.x.shape[1:]), generator=gen)
-        out.append((case.name, _centered(case, noise), case.x, case.target, noise, sigma))
+        for _ in range(50):
+            noise = sigma * torch.randn((case.x.shape[0], 8, *case.x.shape[1:]), generator=gen)
+            model = _centered(case, noise)
+            if _usable(model, case.x, noise):
+                break
+        out.append((case.name, model, case.x, case.target, noise, sigma))
     return out
 
 
-@exercise("05_stability", "Stability of a map under small noise", points=3)
-def stability(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+@exercise("05_stability", "Stability of a map under small noise", points=3,
+          allowed=("labkit.sanity.pearson", "labkit.sanity.spearman"))
+def stability(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, saliency_fn, noise) -> (N,)`` mean Pearson over copies with the same prediction."""
     ck.require_callable(fn, "function")
-    for name, m, x, t, noise, sigma in stability_cases(hidden):
+    for name, m, x, t, noise, sigma in stability_cases():
         got = to_tensor(ck, ck.call(fn, m, x, t, _abs_gradient, noise), "your stability")
         if got.dim() != 1 or got.shape[0] != x.shape[0]:
             raise ck.fail(f"your result has shape {tuple(got.shape)}; return one mean correlation per image, "
                           f"shape ({x.shape[0]},)")
-        ref = stability_reference(m, x, t, _abs_gradient, noise).double()
-        if close(got, ref, 1e-4):
-            continue
-        diagnose(ck, got, ref, [
+        match(ck, got, stability_reference(m, x, t, _abs_gradient, noise).double(), [
             ("you kept every noisy copy; keep only the copies whose predicted class equals the prediction on "
              "the clean image", lambda: stability_reference(m, x, t, _abs_gradient, noise, keep="all")),
             ("you kept the copies predicted as the target class; keep those whose prediction equals the "
@@ -222,6 +246,10 @@ def stability(ck: Checker, fn: Callable, hidden: bool = False) -> None:
              lambda: stability_reference(m, x, t, _abs_gradient, noise, clamp=False)),
             ("you used Spearman correlation; stability uses Pearson correlation (labkit.sanity.pearson)",
              lambda: stability_reference(m, x, t, _abs_gradient, noise, measure="spearman")),
+            ("you divided by the number of all noisy copies; average over the kept copies only",
+             lambda: stability_reference(m, x, t, _abs_gradient, noise, divide="all")),
+            ("you compared with the map of the first noisy copy; compare every copy with the map of the clean image",
+             lambda: stability_reference(m, x, t, _abs_gradient, noise, against="first")),
         ], f"{name}, σ = {sigma}", "your stability", tol=1e-4)
     ck.award(3, "matches the stability definition (Pearson, same-prediction copies only, clamped noise)")
 

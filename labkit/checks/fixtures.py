@@ -4,13 +4,21 @@ Small on purpose (every check must finish in a few seconds on a laptop CPU):
 32×32 phantom chest images and two tiny architectures, the lab's
 :class:`~labkit.models.SmallCNN` at width 4 (with trained-looking BatchNorm
 statistics) and a plain CNN without BatchNorm, so that code written against one
-architecture's attribute names is caught. The visible checks use some seeds; the
-hidden tests of the instructor notebooks use others.
+architecture's attribute names is caught.
+
+A student's check uses the public seeds below. Hidden grading (``labkit.course``)
+runs the same check inside :func:`grading` with a seed that only the instructor's
+side knows; :func:`seed` then turns every public seed into one derived from it, so
+neither the cases nor their seeds are in any file a student has.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -20,7 +28,31 @@ from labkit.models import SmallCNN
 
 SIZE = 32
 VISIBLE_SEEDS = (0, 1)
-HIDDEN_SEEDS = (11, 12, 13)
+_GRADING: ContextVar[int | None] = ContextVar("labkit_grading_seed", default=None)
+
+
+@contextlib.contextmanager
+def grading(secret_seed: int) -> Iterator[None]:
+    """Run checks on the hidden cases of ``secret_seed`` (instructor-side grading)."""
+    token = _GRADING.set(int(secret_seed))
+    try:
+        yield
+    finally:
+        _GRADING.reset(token)
+
+
+def grading_seed() -> int | None:
+    """The seed of the hidden grading in progress, None in a student's own check."""
+    return _GRADING.get()
+
+
+def seed(public: int) -> int:
+    """``public`` in a student's check; a 31-bit seed derived from it and the grading seed otherwise."""
+    secret = _GRADING.get()
+    if secret is None:
+        return public
+    digest = hashlib.sha256(f"labkit-cases|{secret}|{public}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 class PlainCNN(nn.Module):
@@ -111,12 +143,15 @@ def labels(n: int = 3, seed: int = 0, size: int = SIZE) -> torch.Tensor:
 LAYERS = {"small_cnn": "features.conv3", "plain_cnn": "conv2"}
 
 
-def cases(hidden: bool = False, n_images: int = 3) -> list[Case]:
+def cases(n_images: int = 3) -> list[Case]:
     """The models × inputs a saliency check runs on: both architectures, both classes (three cases)."""
-    seeds = HIDDEN_SEEDS if hidden else (VISIBLE_SEEDS[0], VISIBLE_SEEDS[0], VISIBLE_SEEDS[1])
+    seeds = (seed(VISIBLE_SEEDS[0]), seed(VISIBLE_SEEDS[0] + 100), seed(VISIBLE_SEEDS[1]))
+    if grading_seed() is None:
+        seeds = (VISIBLE_SEEDS[0], VISIBLE_SEEDS[0], VISIBLE_SEEDS[1])
     plan = zip(seeds, ("small_cnn", "plain_cnn", "small_cnn"), (0, 1, 1))
-    return [Case(f"{kind} (seed {seed}), class {target}", model(kind, seed), images(n_images, seed=seed), target,
-                 LAYERS[kind]) for seed, kind, target in plan]
+    hidden = grading_seed() is not None
+    return [Case(f"{kind} ({f'hidden case {i + 1}' if hidden else f'seed {seed}'}), class {target}", model(kind, seed),
+                 images(n_images, seed=seed), target, LAYERS[kind]) for i, (seed, kind, target) in enumerate(plan)]
 
 
-__all__ = ["Case", "PlainCNN", "SIZE", "cases", "images", "labels", "model"]
+__all__ = ["Case", "PlainCNN", "SIZE", "cases", "images", "labels", "model", "grading", "grading_seed", "seed"]

@@ -1,6 +1,7 @@
 """Checks of exercise 02: Grad-CAM (channel weights = spatially averaged gradients)."""
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -9,7 +10,7 @@ from torch import nn
 
 from labkit.checks import fixtures
 from labkit.checks.compare import as_maps, close, diagnose
-from labkit.checks.gradients import ScoreFn, logit, other_class, prob
+from labkit.checks.gradients import TRAIN_MODE, ScoreFn, logit, other_class, prob
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.explain import explain
@@ -17,8 +18,12 @@ from labkit.explain import explain
 
 # ---- 02: Grad-CAM -----------------------------------------------------------------------------
 def _acts_grads(model: nn.Module, x: torch.Tensor, target: int, layer: nn.Module,
-                score: ScoreFn = logit) -> tuple[torch.Tensor, torch.Tensor]:
+                score: ScoreFn = logit, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     store: list[torch.Tensor] = []
+    if train:  # on a copy: a forward pass in training mode updates the BatchNorm statistics
+        memo: dict[int, object] = {}
+        model = copy.deepcopy(model, memo)
+        layer = memo[id(layer)]  # type: ignore[assignment]
 
     def hook(mod: nn.Module, inp: object, out: torch.Tensor) -> None:
         out.retain_grad()
@@ -26,7 +31,7 @@ def _acts_grads(model: nn.Module, x: torch.Tensor, target: int, layer: nn.Module
 
     h = layer.register_forward_hook(hook)
     try:
-        model.eval()
+        model.train(train)
         with torch.enable_grad():
             xi = x.detach().clone().requires_grad_(True)
             s = score(model(xi), target).sum()
@@ -38,13 +43,20 @@ def _acts_grads(model: nn.Module, x: torch.Tensor, target: int, layer: nn.Module
 
 def gradcam_reference(model: nn.Module, x: torch.Tensor, target: int, layer: nn.Module, relu: str = "relu",
                       weights: str = "mean", score: ScoreFn = logit, mode: str = "bilinear",
-                      align: bool = False, order: str = "relu_first", normalize: bool = False) -> torch.Tensor:
+                      align: bool = False, order: str = "relu_first", normalize: bool = False,
+                      train: bool = False) -> torch.Tensor:
     """Grad-CAM and its usual mistakes, ``(N, H, W)``."""
-    a, g = _acts_grads(model, x, target, layer, score)
+    a, g = _acts_grads(model, x, target, layer, score, train)
     if weights == "mean":
         cam = (g.mean((2, 3), keepdim=True) * a).sum(1)
     elif weights == "sum":
         cam = (g.sum((2, 3), keepdim=True) * a).sum(1)
+    elif weights == "max":
+        cam = (g.amax((2, 3), keepdim=True) * a).sum(1)
+    elif weights == "relu":
+        cam = (F.relu(g).mean((2, 3), keepdim=True) * a).sum(1)
+    elif weights == "none":
+        cam = a.sum(1)
     else:  # "elementwise": no spatial pooling of the gradients
         cam = (g * a).sum(1)
     act = {"relu": F.relu, "none": lambda c: c, "abs": torch.abs}[relu]
@@ -62,10 +74,10 @@ def gradcam_reference(model: nn.Module, x: torch.Tensor, target: int, layer: nn.
 
 
 @exercise("02_gradcam", "Grad-CAM", points=3)
-def gradcam(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def gradcam(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, layer) -> upsampled ReLU(Σ_k α_k A^k)`` ``(N, H, W)``."""
     ck.require_callable(fn, "function")
-    cases = fixtures.cases(hidden)
+    cases = fixtures.cases()
     noted = False
     for case in cases:
         m, x, t = case.model, case.x, case.target
@@ -92,6 +104,15 @@ def gradcam(ck: Checker, fn: Callable, hidden: bool = False) -> None:
              lambda: gradcam_reference(m, x, t, lay, relu="abs")),
             ("the channel weights α_k are spatial sums of the gradients; use the spatial mean",
              lambda: gradcam_reference(m, x, t, lay, weights="sum")),
+            ("the channel weights α_k are the spatial maximum of the gradients; Grad-CAM uses their spatial mean",
+             lambda: gradcam_reference(m, x, t, lay, weights="max")),
+            ("you applied a ReLU to the gradients before averaging them; α_k is the plain spatial mean of "
+             "∂f_c/∂A^k (the ReLU comes after the weighted sum)", lambda: gradcam_reference(m, x, t, lay, weights="relu")),
+            ("the gradient weights are missing: you summed the activations Σ_k A^k; weight each channel by α_k, "
+             "the spatial mean of its gradient", lambda: gradcam_reference(m, x, t, lay, weights="none")),
+            ("two mistakes: no ReLU, and the channel weights are spatial sums instead of means",
+             lambda: gradcam_reference(m, x, t, lay, relu="none", weights="sum")),
+            (TRAIN_MODE, lambda: gradcam_reference(m, x, t, lay, train=True)),
             ("you multiplied activations and gradients position by position; Grad-CAM first averages "
              "each channel's gradient over positions (α_k), then weights the whole feature map by it",
              lambda: gradcam_reference(m, x, t, lay, weights="elementwise")),

@@ -9,6 +9,7 @@ shared by the other saliency checks.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -49,19 +50,29 @@ def predicted(z: torch.Tensor, t: int) -> torch.Tensor:
     return z.gather(1, z.argmax(1, keepdim=True))[:, 0]
 
 
-def grad(model: nn.Module, x: torch.Tensor, target: int, score: ScoreFn = logit) -> torch.Tensor:
-    """``∂ score / ∂x`` ``(N, 1, H, W)`` for a score of the logits (float64 not needed: float32)."""
-    model.eval()
+def grad(model: nn.Module, x: torch.Tensor, target: int, score: ScoreFn = logit, train: bool = False
+         ) -> torch.Tensor:
+    """``∂ score / ∂x`` ``(N, 1, H, W)`` for a score of the logits; ``train`` runs a copy in training mode."""
+    model = copy.deepcopy(model).train() if train else model.eval()
     xi = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         (g,) = torch.autograd.grad(score(model(xi), target).sum(), xi)
     return g.detach()
 
 
+TRAIN_MODE = ("the model ran in training mode (model.train()), so BatchNorm normalized with the batch's own "
+              "statistics; explain the model as given, in eval mode")
+
+
 def score_variants(model: nn.Module, x: torch.Tensor, target: int,
-                    post: Callable[[torch.Tensor], torch.Tensor]) -> list[Variant]:
-    """The gradient-of-the-wrong-score mistakes, each passed through ``post``."""
-    return [
+                   post: Callable[[torch.Tensor], torch.Tensor], also: str = "") -> list[Variant]:
+    """The gradient-of-the-wrong-score mistakes (and training mode), each passed through ``post``.
+
+    ``also`` names a second mistake that ``post`` makes: the messages then name both.
+    """
+    two = f"two mistakes: {also}, and " if also else ""
+    return [(two + message, thunk) for message, thunk in [
+        (TRAIN_MODE, lambda: post(grad(model, x, target, train=True))),
         ("you took the gradient of the softmax probability; the class score is the logit "
          "model(x)[:, target] (no softmax)", lambda: post(grad(model, x, target, prob))),
         ("you took the gradient of the log-probability (log_softmax); use the logit "
@@ -72,13 +83,13 @@ def score_variants(model: nn.Module, x: torch.Tensor, target: int,
          lambda: post(grad(model, x, target, all_logits))),
         ("you explained the predicted class (argmax); explain the class given as `target`",
          lambda: post(grad(model, x, target, predicted))),
-    ]
+    ]]
 
 
-def match_maps(ck: Checker, fn: Callable, method: str, label: str, hidden: bool,
+def match_maps(ck: Checker, fn: Callable, method: str, label: str,
                variants: Callable[[nn.Module, torch.Tensor, int], list[Variant]], signed: bool = False) -> int:
     """Compare ``fn(model, x, target)`` with labkit's ``method`` on every case; returns the number of cases."""
-    cases = fixtures.cases(hidden)
+    cases = fixtures.cases()
     for case in cases:
         m, x, t = case.model, case.x, case.target
         out = as_maps(ck, ck.call(fn, m, x, t), x, label)
@@ -91,26 +102,26 @@ def match_maps(ck: Checker, fn: Callable, method: str, label: str, hidden: bool,
 
 # ---- 02: vanilla gradient ---------------------------------------------------------------------
 @exercise("02_gradient", "Vanilla gradient |∂f_c/∂x|", points=2)
-def gradient(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def gradient(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target) -> |∂f_c/∂x|`` ``(N, H, W)``."""
     ck.require_callable(fn, "function")
-    n = match_maps(ck, fn, "gradient", "your gradient map", hidden, lambda m, x, t: [
+    n = match_maps(ck, fn, "gradient", "your gradient map", lambda m, x, t: [
         ("you returned the signed gradient; the exercise asks for its absolute value |∂f_c/∂x| (.abs())",
          lambda: grad(m, x, t).sum(1)),
         ("you returned Gradient × Input; this exercise is the plain gradient |∂f_c/∂x|",
          lambda: (x * grad(m, x, t)).abs().sum(1)),
         *score_variants(m, x, t, lambda g: g.abs().sum(1)),
-        *score_variants(m, x, t, lambda g: g.sum(1)),
+        *score_variants(m, x, t, lambda g: g.sum(1), also="you returned the signed gradient (no .abs())"),
     ])
     ck.award(2, f"matches labkit's gradient on {n} seeded models (both classes)")
 
 
 # ---- 02: gradient × input ---------------------------------------------------------------------
 @exercise("02_grad_x_input", "Gradient × Input", points=2)
-def grad_x_input(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def grad_x_input(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target) -> x ⊙ ∂f_c/∂x`` (signed, channel axis summed) ``(N, H, W)``."""
     ck.require_callable(fn, "function")
-    n = match_maps(ck, fn, "grad_x_input", "your Gradient × Input map", hidden, lambda m, x, t: [
+    n = match_maps(ck, fn, "grad_x_input", "your Gradient × Input map", lambda m, x, t: [
         ("you returned the absolute value; this exercise asks for the signed map x ⊙ ∂f_c/∂x "
          "(the sign says whether a pixel's value pushes the score up or down)",
          lambda: (x * grad(m, x, t)).abs().sum(1)),
@@ -121,10 +132,11 @@ def grad_x_input(ck: Checker, fn: Callable, hidden: bool = False) -> None:
         ("you rescaled the input to [0, 1] before multiplying; use the image as the model sees it, in [-1, 1]",
          lambda: ((x + 1) / 2 * grad(m, x, t)).sum(1)),
         *score_variants(m, x, t, lambda g: (x * g).sum(1)),
+        *score_variants(m, x, t, lambda g: (x * g).abs().sum(1), also="you returned the absolute value"),
     ], signed=True)
     ck.award(1.5, f"matches labkit's Gradient × Input on {n} seeded models")
     # property: zero wherever the pixel is 0.0 (mid-gray in [-1, 1])
-    case = fixtures.cases(hidden)[0]
+    case = fixtures.cases()[0]
     x = case.x.clone()
     x[:, :, 4:12, 4:12] = 0.0
     out = as_maps(ck, ck.call(fn, case.model, x, case.target), x, "your Gradient × Input map")
@@ -139,7 +151,6 @@ def smoothgrad_reference(model: nn.Module, x: torch.Tensor, target: int, sigma: 
                          clamp: bool = True, reduce: str = "mean_abs", scale: str = "sigma",
                          score: ScoreFn = logit, with_clean: bool = False) -> torch.Tensor:
     """SmoothGrad with given standard-normal ``noise`` ``(n, N, 1, H, W)`` and its usual mistakes."""
-    k = noise.shape[0]
     eps = {"sigma": sigma * noise, "sigma2": sigma ** 2 * noise, "none": noise}[scale]
     noisy = x[None] + eps
     if clamp:
@@ -168,17 +179,17 @@ def _noise(n_samples: int, x: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 @exercise("02_smoothgrad", "SmoothGrad (noise clamped to the pixel range)", points=2)
-def smoothgrad(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def smoothgrad(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, sigma, noise) -> mean_k |∇f_c(clamp(x + σ·noise_k))|`` ``(N, H, W)``.
 
     ``noise`` is standard normal ``(n_samples, N, 1, H, W)``.
     """
     ck.require_callable(fn, "function")
-    cases = fixtures.cases(hidden)
+    cases = fixtures.cases()
     sigmas = (0.5, 0.3, 0.8, 0.4)
     for i, case in enumerate(cases):
         m, x, t, sigma = case.model, case.x, case.target, sigmas[i % len(sigmas)]
-        noise = _noise(6, x, seed=100 + i)
+        noise = _noise(6, x, seed=fixtures.seed(100 + i))
         out = as_maps(ck, ck.call(fn, m, x, t, sigma, noise), x, "your SmoothGrad map")
         ref = smoothgrad_reference(m, x, t, sigma, noise).double()
         if close(out, ref):
@@ -201,12 +212,13 @@ def smoothgrad(ck: Checker, fn: Callable, hidden: bool = False) -> None:
              lambda: smoothgrad_reference(m, x, t, sigma, noise, with_clean=True)),
             ("the gradients are taken of the softmax probability; use the logit model(x)[:, target]",
              lambda: smoothgrad_reference(m, x, t, sigma, noise, score=prob)),
-            ("the noise is not clamped and signed gradients are averaged; clamp to [-1, 1] and average |∇|",
+            ("two mistakes: the noise is not clamped, and signed gradients are averaged; clamp to [-1, 1] and "
+             "average |∇|",
              lambda: smoothgrad_reference(m, x, t, sigma, noise, clamp=False, reduce="abs_mean")),
         ], case.name, "your SmoothGrad map")
     ck.award(1.5, f"matches SmoothGrad with clamped noise on {len(cases)} seeded models")
     case = cases[0]
-    out = as_maps(ck, ck.call(fn, case.model, case.x, case.target, 0.0, _noise(3, case.x, seed=7)), case.x,
+    out = as_maps(ck, ck.call(fn, case.model, case.x, case.target, 0.0, _noise(3, case.x, seed=fixtures.seed(7))), case.x,
                   "your SmoothGrad map at σ = 0")
     ref = explain(case.model, case.x, case.target, "gradient").maps.double()
     if not close(out, ref):

@@ -16,8 +16,10 @@ from labkit.explain import explain
 
 # ---- 02: Integrated Gradients -----------------------------------------------------------------
 def alphas_for(rule: str, steps: int) -> torch.Tensor:
-    """The path positions α of a quadrature rule: midpoint (the reference), left, right, linspace."""
+    """The path positions α of a quadrature rule: midpoint (the reference), left, right, linspace, trapezoid."""
     k = torch.arange(steps, dtype=torch.float32)
+    if rule == "trapezoid":
+        return torch.linspace(0.0, 1.0, steps + 1)
     if rule == "midpoint":
         return (k + 0.5) / steps
     if rule == "left":
@@ -32,8 +34,11 @@ def ig_reference(model: nn.Module, x: torch.Tensor, target: int, baseline: torch
                  score: ScoreFn = logit, rule: str = "midpoint") -> torch.Tensor:
     """Integrated Gradients (midpoint rule) and its usual mistakes, signed ``(N, H, W)``."""
     alphas = alphas_for(rule, steps).to(x.dtype)
-    path = x[None].expand(steps, *x.shape) if at_input else baseline[None] + alphas.view(-1, 1, 1, 1, 1) * (x - baseline)[None]
-    g = grad(model, path.flatten(0, 1), target, score).view(steps, *x.shape)
+    n = len(alphas)
+    path = x[None].expand(n, *x.shape) if at_input else baseline[None] + alphas.view(-1, 1, 1, 1, 1) * (x - baseline)[None]
+    g = grad(model, path.flatten(0, 1), target, score).view(n, *x.shape)
+    if rule == "trapezoid":
+        g = torch.cat([g[:1] / 2, g[1:-1], g[-1:] / 2]) * (n / steps)
     avg = g.mean(0) if reduce == "mean" else g.sum(0)
     mult = {"delta": x - baseline, "x": x, "none": torch.ones_like(x)}[factor]
     return (mult * avg).sum(1)
@@ -44,7 +49,8 @@ def _baseline(kind: str, x: torch.Tensor) -> torch.Tensor:
 
 
 _RULE_TEXT = {"left": "α_k = k/steps (left Riemann sum)", "right": "α_k = (k + 1)/steps (right Riemann sum)",
-              "linspace": "torch.linspace(0, 1, steps) (both ends included)"}
+              "linspace": "torch.linspace(0, 1, steps) (both ends included)",
+              "trapezoid": "the trapezoid rule over α = 0, 1/steps, …, 1"}
 
 
 def _ig_variants(m: nn.Module, x: torch.Tensor, t: int, base: torch.Tensor, kind: str, steps: int) -> list[Variant]:
@@ -55,6 +61,12 @@ def _ig_variants(m: nn.Module, x: torch.Tensor, t: int, base: torch.Tensor, kind
     return [
         ("the (x − baseline) factor is missing: multiply the averaged gradients by (x − baseline)",
          lambda: ig_reference(m, x, t, base, steps, factor="none")),
+        (f"you used a single step instead of the {steps} asked for (steps is an argument)",
+         lambda: ig_reference(m, x, t, base, 1)),
+        ("your baseline equals the input x, so every attribution is 0: the path must start at the baseline "
+         "argument", lambda: ig_reference(m, x, t, x, steps)),
+        (f"two mistakes: the (x − baseline) factor is missing, and you summed the gradients over the {steps} "
+         "steps instead of averaging them", lambda: ig_reference(m, x, t, base, steps, factor="none", reduce="sum")),
         ("you multiplied by x instead of (x − baseline); this only agrees with IG for the all-zero (gray) baseline",
          lambda: ig_reference(m, x, t, base, steps, factor="x")),
         (f"you summed the gradients over the {steps} steps; average them (divide by steps)",
@@ -78,21 +90,21 @@ def _captum_variants(m: nn.Module, x: torch.Tensor, t: int, base: torch.Tensor, 
         return IntegratedGradients(m.eval()).attribute(x, target=t, **kw).detach().sum(1)
 
     return [
-        ("captum used its default rule (Gauss–Legendre); pass method=\"riemann_middle\" to compare with the "
-         "midpoint rule of labkit", lambda: cap(baselines=base, n_steps=steps)),
+        ("captum used its default rule (Gauss–Legendre), not the midpoint rule this exercise asks for: see the "
+         "`method` argument of IntegratedGradients.attribute", lambda: cap(baselines=base, n_steps=steps)),
         ("baselines was not passed to attribute(), so captum used zeros (the gray image); pass baselines=baseline",
          lambda: cap(n_steps=steps, method="riemann_middle")),
-        ("baselines was not passed and captum used its default rule (Gauss–Legendre); pass baselines=baseline "
-         "and method=\"riemann_middle\"", lambda: cap(n_steps=steps)),
+        ("two mistakes: baselines was not passed (captum used zeros) and captum used its default rule "
+         "(Gauss–Legendre), not the midpoint rule: see the `method` argument", lambda: cap(n_steps=steps)),
         ("n_steps was not passed, so captum used its default of 50 steps; pass n_steps=steps",
          lambda: cap(baselines=base, method="riemann_middle")),
     ]
 
 
-def _check_ig(ck: Checker, fn: Callable, hidden: bool, label: str, use_captum: bool = False,
+def _check_ig(ck: Checker, fn: Callable, label: str, use_captum: bool = False,
               steps: int = 8) -> int:
     """Shared body of the two IG checks; returns the number of cases."""
-    cases = fixtures.cases(hidden)
+    cases = fixtures.cases()
     for i, case in enumerate(cases):
         kind = "gray" if i % 2 == 0 else "black"
         m, x, t = case.model, case.x, case.target
@@ -127,19 +139,19 @@ def _completeness(ck: Checker, fn: Callable, label: str, steps: int = 32) -> Non
 
 
 @exercise("02_integrated_gradients", "Integrated Gradients (gray and black baselines)", points=3)
-def integrated_gradients(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def integrated_gradients(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, baseline, steps) -> (x − x′) ⊙ mean_α ∇f_c(x′ + α(x − x′))`` (signed)."""
     ck.require_callable(fn, "function")
-    n = _check_ig(ck, fn, hidden, "Integrated Gradients map")
+    n = _check_ig(ck, fn, "Integrated Gradients map")
     ck.award(2.5, f"matches labkit's Integrated Gradients on {n} seeded models, gray and black baselines")
     _completeness(ck, fn, "Integrated Gradients map")
 
 
-@exercise("02_ig_captum", "Integrated Gradients with captum", points=1)
-def ig_captum(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+@exercise("02_ig_captum", "Integrated Gradients with captum", points=1, allowed=("captum",))
+def ig_captum(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, baseline, steps)`` built on captum's IntegratedGradients."""
     ck.require_callable(fn, "function")
-    n = _check_ig(ck, fn, hidden, "captum attribution", use_captum=True)
+    n = _check_ig(ck, fn, "captum attribution", use_captum=True)
     ck.award(1, f"captum's attributions agree with labkit's Integrated Gradients on {n} seeded models")
 
 

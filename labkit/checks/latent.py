@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from labkit.checks import fixtures
-from labkit.checks.compare import as_maps, close, diagnose, to_tensor
+from labkit.checks.compare import as_maps, close, diagnose, match, to_tensor
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.explain.latent_shift import latent_maps
@@ -69,12 +69,12 @@ def _lambdas(model: nn.Module, ae: nn.Module, x: torch.Tensor, target: int) -> t
 
 
 @exercise("06_latent_shift", "Latent Shift frames D(z + λ·∂p/∂z)", points=3)
-def latent_shift_frames(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def latent_shift_frames(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, ae, x, target, lambdas)`` → frames ``(N, L, C, H, W)``."""
     ck.require_callable(fn, "function")
-    cases = fixtures.cases(hidden, n_images=2)
+    cases = fixtures.cases(n_images=2)
     for i, case in enumerate(cases):
-        ae = autoencoder(40 + i + (10 if hidden else 0))
+        ae = autoencoder(fixtures.seed(40 + i))
         m, x, t = case.model, case.x, case.target
         lam = _lambdas(m, ae, x, t)
         out = to_tensor(ck, ck.call(fn, m, ae, x, t, lam), "your frames")
@@ -84,10 +84,7 @@ def latent_shift_frames(ck: Checker, fn: Callable, hidden: bool = False) -> None
                           "put the images first: frames.view(N, L, C, H, W) or .transpose(0, 1)")
         if tuple(out.shape) != want:
             raise ck.fail(f"your frames have shape {tuple(out.shape)}; expected (N, L, C, H, W) = {want}")
-        ref = shift_reference(m, ae, x, t, lam).double()
-        if close(out, ref, 1e-3):
-            continue
-        diagnose(ck, out, ref, [
+        match(ck, out, shift_reference(m, ae, x, t, lam).double(), [
             ("you took the gradient of the logit; Latent Shift follows the softmax probability p_target of "
              "f(D(z))", lambda: shift_reference(m, ae, x, t, lam, score="logit")),
             ("you moved the pixels, x + λ·∂p/∂x: that is the adversarial step the paper avoids; shift the latent "
@@ -107,12 +104,12 @@ def _maps_variant(frames: torch.Tensor, recon: torch.Tensor, name: str) -> torch
 
 
 @exercise("06_latentshift_max", "The latentshift-max map", points=2)
-def latentshift_max(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def latentshift_max(ck: Checker, fn: Callable) -> None:
     """Check ``fn(frames, recon)`` → per-pixel max over λ of ``|x′_λ − x′_0|`` summed over channels."""
     ck.require_callable(fn, "function")
-    cases = fixtures.cases(hidden, n_images=2)
+    cases = fixtures.cases(n_images=2)
     for i, case in enumerate(cases):
-        ae = autoencoder(40 + i + (10 if hidden else 0))
+        ae = autoencoder(fixtures.seed(40 + i))
         lam = _lambdas(case.model, ae, case.x, case.target)
         frames = shift_reference(case.model, ae, case.x, case.target, lam)
         recon = frames[:, 2]  # λ = 0

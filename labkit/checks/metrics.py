@@ -11,15 +11,16 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from labkit.checks import fixtures
 from labkit.checks.compare import one_number, to_tensor
 from labkit.checks.registry import exercise
 from labkit.checks.runner import Checker
 from labkit.train import clinical_metrics
 
 
-def _cases(hidden: bool) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+def _cases() -> list[tuple[str, np.ndarray, np.ndarray, float]]:
     """(name, labels, scores, threshold); scores include values exactly at the threshold."""
-    rng = np.random.default_rng(31 if hidden else 3)
+    rng = np.random.default_rng(fixtures.seed(3))
     out = []
     for i, (n, thr, pos) in enumerate(((40, 0.5, 0.7), (57, 0.3, 0.4), (33, 0.7, 0.55))):
         labels = (rng.random(n) < pos).astype(int)
@@ -38,10 +39,10 @@ def _confusion(labels: np.ndarray, preds: np.ndarray) -> np.ndarray:
 
 
 @exercise("01_confusion", "Confusion matrix (rows: true class, columns: predicted)", points=1)
-def confusion(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def confusion(ck: Checker, fn: Callable) -> None:
     """Check ``fn(labels, preds) -> [[TN, FP], [FN, TP]]`` (counts; rows true normal/pneumonia)."""
     ck.require_callable(fn, "function")
-    cases = [(name, labels, (scores >= thr).astype(int)) for name, labels, scores, thr in _cases(hidden)]
+    cases = [(name, labels, (scores >= thr).astype(int)) for name, labels, scores, thr in _cases()]
     labels = cases[0][1]
     cases.append(("a model that predicts pneumonia for every image", labels, np.ones_like(labels)))
     for name, labels, preds in cases:
@@ -122,10 +123,10 @@ def _value(ck: Checker, out: Mapping[str, Any], key: str) -> float:
 
 
 @exercise("01_clinical_metrics", "Sensitivity, specificity and balanced accuracy by hand", points=3)
-def clinical_metrics_by_hand(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def clinical_metrics_by_hand(ck: Checker, fn: Callable) -> None:
     """Check ``fn(labels, scores, threshold) -> {"sensitivity", "specificity", "balanced_accuracy"}``."""
     ck.require_callable(fn, "function")
-    cases = _cases(hidden)
+    cases = _cases()
     outs = []
     for name, labels, scores, thr in cases:
         out = ck.call(fn, labels.copy(), scores.copy(), thr)

@@ -15,11 +15,17 @@ from labkit.explain import explain
 
 # ---- 02: occlusion ----------------------------------------------------------------------------
 def occlusion_reference(model: nn.Module, x: torch.Tensor, target: int, patch: int, stride: int, fill: float,
-                        score: str = "prob", reduce: str = "mean", sign: int = 1) -> torch.Tensor:
-    """Occlusion map and its usual mistakes (a straightforward loop; the fixture images are small)."""
+                        score: str = "prob", reduce: str = "mean", sign: int = 1, windows: str = "exact"
+                        ) -> torch.Tensor:
+    """Occlusion map and its usual mistakes (a straightforward loop; the fixture images are small).
+
+    ``windows``: ``"exact"`` (every patch inside the image), ``"short"`` (the last position
+    missed: ``range(0, H - patch, stride)``) or ``"over"`` (patches run past the edge, clipped).
+    """
     n, _, h, w = x.shape
-    starts_y = list(range(0, h - patch + 1, stride))
-    starts_x = list(range(0, w - patch + 1, stride))
+    end = {"exact": 1, "short": 0, "over": patch}[windows]
+    starts_y = list(range(0, h - patch + end, stride))
+    starts_x = list(range(0, w - patch + end, stride))
     f = (lambda z: z.softmax(1)[:, target]) if score == "prob" else (lambda z: z[:, target])
     with torch.no_grad():
         base = f(model(x))
@@ -50,16 +56,34 @@ def occlusion_reference(model: nn.Module, x: torch.Tensor, target: int, patch: i
     return total
 
 
+def _uncovered(ck: Checker, raw: object, patch: int, stride: int) -> None:
+    """NaN only along the bottom/right border: pixels no window covered (0 / 0), the off-by-one mistake."""
+    if not isinstance(raw, torch.Tensor) or not raw.is_floating_point() or raw.dim() < 2:
+        return
+    nan = torch.isnan(raw.detach())
+    if not nan.any():
+        return
+    h, w = raw.shape[-2:]
+    inner = nan[..., : h - stride, : w - stride]
+    if inner.any():
+        return
+    raise ck.fail(f"your occlusion map is NaN at {int(nan.sum())} pixels along the bottom/right border, which no "
+                  "patch covered (0 / 0): your windows are off by one, the last patch position (ending at the "
+                  "image border) is missing; use range(0, H - patch + 1, stride)")
+
+
 @exercise("02_occlusion", "Occlusion (probability drop, overlapping patches averaged)", points=2)
-def occlusion(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+def occlusion(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, patch, stride, fill)`` → mean drop of p_target over covering patches."""
     ck.require_callable(fn, "function")
-    cases = fixtures.cases(hidden)
+    cases = fixtures.cases()
     settings = ((8, 4, 0.0), (8, 8, -1.0), (16, 8, 0.5))
     for i, case in enumerate(cases):
         m, x, t = case.model, case.x[:2], case.target
         patch, stride, fill = settings[i % len(settings)]
-        out = as_maps(ck, ck.call(fn, m, x, t, patch, stride, fill), x, "your occlusion map")
+        raw = ck.call(fn, m, x, t, patch, stride, fill)
+        _uncovered(ck, raw, patch, stride)
+        out = as_maps(ck, raw, x, "your occlusion map")
         ref = explain(m, x, t, "occlusion", patch=patch, stride=stride, fill=fill).maps.double()
         if close(out, ref):
             continue
@@ -78,8 +102,23 @@ def occlusion(ck: Checker, fn: Callable, hidden: bool = False) -> None:
              lambda: occlusion_reference(m, x, t, patch, stride, fill, reduce="max")),
             (f"the fill value is ignored: fill the patch with `fill` ({fill} here)",
              lambda: occlusion_reference(m, x, t, patch, stride, other_fill)),
-            ("the logit drop with the sign flipped; record p(original) − p(occluded) of the softmax probability",
+            ("two mistakes: you measured the drop of the logit, not of the probability p_target, and the sign is "
+             "flipped (record p(original) − p(occluded))",
              lambda: occlusion_reference(m, x, t, patch, stride, fill, score="logit", sign=-1)),
+            ("two mistakes: you measured the drop of the logit, and you summed overlapping patches instead of "
+             "averaging them", lambda: occlusion_reference(m, x, t, patch, stride, fill, score="logit", reduce="sum")),
+            (f"the stride is ignored: you moved the patch by its size ({patch}) instead of the stride ({stride})",
+             lambda: occlusion_reference(m, x, t, patch, patch, fill)),
+            (f"the stride is ignored: you moved the patch one pixel at a time instead of by the stride ({stride})",
+             lambda: occlusion_reference(m, x, t, patch, 1, fill)),
+            ("your windows are off by one: the last patch position (ending at the image border) is missing; "
+             "use range(0, H - patch + 1, stride)", lambda: occlusion_reference(m, x, t, patch, stride, fill,
+                                                                               windows="short")),
+            ("your patches run past the image border; only positions where the whole patch fits count: "
+             "range(0, H - patch + 1, stride)", lambda: occlusion_reference(m, x, t, patch, stride, fill,
+                                                                           windows="over")),
+            (f"you filled the patch with white (1.0); fill it with `fill` ({fill} here)",
+             lambda: occlusion_reference(m, x, t, patch, stride, 1.0)),
         ], what, "your occlusion map")
     ck.award(2, f"matches labkit's occlusion on {len(cases)} seeded models with several patch sizes, strides and fills")
 

@@ -46,6 +46,9 @@ class CheckResult:
         Feedback, in order: what passed, what failed and why, hints.
     seconds:
         Time the check took.
+    pending:
+        True when the answer can only be graded after hand-in (conceptual questions:
+        the visible check validates the form, the hidden test the content).
     """
 
     exercise: str
@@ -55,10 +58,13 @@ class CheckResult:
     max_points: float
     messages: tuple[Message, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    pending: bool = False
 
     @property
     def status(self) -> str:
-        """``"passed"``, ``"partial"`` or ``"failed"``."""
+        """``"passed"``, ``"partial"``, ``"failed"`` or ``"pending"``."""
+        if self.pending:
+            return "pending"
         if self.passed:
             return "passed"
         return "partial" if self.points > 0 else "failed"
@@ -70,6 +76,8 @@ class CheckResult:
 
     def headline(self) -> str:
         """One line: status, exercise, title and points."""
+        if self.pending:
+            return f"◌ {self.exercise} — {self.title}: graded after hand-in ({_fmt(self.max_points)} points)"
         mark = "✔" if self.passed else ("◐" if self.points > 0 else "✘")
         return f"{mark} {self.exercise} — {self.title}: {_fmt(self.points)} / {_fmt(self.max_points)} points"
 
@@ -80,7 +88,7 @@ class CheckResult:
         return str(self)
 
     def _repr_html_(self) -> str:
-        color = _COLORS["ok"] if self.passed else (_COLORS["hint"] if self.points > 0 else _COLORS["fail"])
+        color = _COLORS["note"] if self.pending else _COLORS["ok"] if self.passed else (_COLORS["hint"] if self.points > 0 else _COLORS["fail"])
         items = "".join(
             f'<li style="color:{_COLORS[m.level]};list-style:none;margin:2px 0">'
             f"{_ICONS[m.level]} {html.escape(m.text)}</li>" for m in self.messages)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
 import linecache
 import os
 import sysconfig
@@ -23,6 +22,7 @@ from typing import Any, Callable
 
 import torch
 
+from labkit.checks.guard import CappedText, Reach, TimeLimit, time_limit
 from labkit.checks.result import CheckResult, Message
 
 _LABKIT_DIR = str(Path(__file__).resolve().parents[1])
@@ -89,8 +89,12 @@ def _function_name(fn: object) -> str:
 class Checker:
     """Feedback collector and safe caller for one check run."""
 
+    #: Seconds a student's function may run in one call.
+    seconds = 8.0
+
     def __init__(self, allowed: tuple[str, ...] = ()) -> None:
         self.allowed = allowed
+        self.is_pending = False
         self.messages: list[Message] = []
         self.earned = 0.0
 
@@ -103,6 +107,11 @@ class Checker:
 
     def hint(self, text: str) -> None:
         self.messages.append(Message("hint", text))
+
+    def pending(self, text: str) -> None:
+        """The answer is well formed and is graded after hand-in (0 points now)."""
+        self.is_pending = True
+        self.note(text)
 
     def award(self, points: float, text: str) -> None:
         """A part passed: add ``points`` and say what passed."""
@@ -134,30 +143,45 @@ class Checker:
         return self.call_uncopied(fn, *args, **kwargs)
 
     def call_uncopied(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """Like :meth:`call` but on the arguments themselves (to see whether the student edits them in place)."""
-        out, err = io.StringIO(), io.StringIO()
+        """Like :meth:`call` but on the arguments themselves (to see whether the student edits them in place).
+
+        While ``fn`` runs, the labkit and captum functions it reaches are recorded (a call
+        into a reference implementation fails the check), it has :attr:`seconds` to finish,
+        and what it prints is kept out of the notebook.
+        """
+        handed = tuple(a for a in (*args, *kwargs.values()) if callable(a) and not isinstance(a, torch.nn.Module))
+        reach = Reach(self.allowed, handed)
+        out, err = CappedText(), CappedText()
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out), \
                 contextlib.redirect_stderr(err):
             warnings.simplefilter("always")
             try:
-                result = fn(*args, **kwargs)
-            except (KeyboardInterrupt, SystemExit):
+                with time_limit(self.seconds), reach.watching():
+                    result = fn(*args, **kwargs)
+            except TimeLimit:
+                raise CheckFailed(Message("fail", f"your function did not finish within {self.seconds:g} s and was "
+                                                  "stopped: look for an endless loop or far more model calls than "
+                                                  "needed")) from None
+            except (KeyboardInterrupt, CheckFailed):
                 raise
-            except CheckFailed:
-                raise
-            except BaseException as exc:  # the student's exception is feedback, not a crash
+            except BaseException as exc:  # the student's exception (even SystemExit) is feedback, not a crash
                 raise CheckFailed(Message("fail", describe_exception(exc, fn))) from None
-        self._captured(caught, out.getvalue(), err.getvalue(), fn)
+        self._captured(caught, out, err, fn)
+        delegated = reach.message()
+        if delegated:
+            raise CheckFailed(Message("fail", delegated))
         return result
 
-    def _captured(self, caught: list, out: str, err: str, fn: Callable) -> None:
+    def _captured(self, caught: list, out: CappedText, err: CappedText, fn: Callable) -> None:
         notes = [m for m in self.messages if m.level == "note"]
         if caught and not any("warning" in m.text for m in notes):
             w = caught[0]
             self.note(f"your {_function_name(fn)} raised a warning (hidden during the check): "
                       f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}")
-        if (out.strip() or err.strip()) and not any("printed" in m.text for m in notes):
-            self.note(f"your {_function_name(fn)} printed output; it was hidden during the check")
+        size = out.size + err.size
+        if (out.getvalue().strip() or err.getvalue().strip()) and not any("printed" in m.text for m in notes):
+            amount = f" ({size / 1e6:.1f} MB)" if size > 100_000 else ""
+            self.note(f"your {_function_name(fn)} printed output{amount}; it was hidden during the check")
 
 
 def _copy_arg(a: Any, memo: dict[int, Any]) -> Any:
@@ -202,7 +226,7 @@ def run_check(exercise: str, title: str, max_points: float, body: Callable[[Chec
     points = min(round(ck.earned, 4), max_points)
     passed = not failed and points >= max_points - 1e-9
     return CheckResult(exercise=exercise, title=title, passed=passed, points=points, max_points=max_points, messages=tuple(ck.messages),
-                       seconds=time.perf_counter() - t0)
+                       seconds=time.perf_counter() - t0, pending=ck.is_pending and not failed)
 
 
 __all__ = ["Checker", "CheckFailed", "run_check", "describe_exception", "student_frame"]

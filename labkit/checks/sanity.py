@@ -20,6 +20,9 @@ from labkit.explain import explain
 from labkit.sanity import pearson, randomize_layers, randomize_model, spearman
 
 SaliencyFn = Callable[[nn.Module, torch.Tensor, int], torch.Tensor]
+#: The labkit functions the sanity exercises hand out.
+HELPERS = ("labkit.sanity.randomize_model", "labkit.sanity.randomize_layers", "labkit.sanity.reinitialize_",
+           "labkit.sanity.spearman", "labkit.sanity.pearson")
 
 
 def signed_gradient(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
@@ -34,16 +37,16 @@ def _similarity(a: torch.Tensor, b: torch.Tensor, measure: str = "spearman", abs
     return float(f(a, b).mean())
 
 
-def _cases(hidden: bool) -> list[fixtures.Case]:
-    cs = fixtures.cases(hidden)
+def _cases() -> list[fixtures.Case]:
+    cs = fixtures.cases()
     return [cs[0], cs[1]]
 
 
-@exercise("03_randomized_similarity", "Model randomization: similarity of maps", points=2)
-def randomized_similarity(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+@exercise("03_randomized_similarity", "Model randomization: similarity of maps", points=2, allowed=HELPERS)
+def randomized_similarity(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, saliency_fn, seed) -> mean Spearman(|map|, |map of randomize_model(model, seed)|)``."""
     ck.require_callable(fn, "function")
-    for i, case in enumerate(_cases(hidden)):
+    for i, case in enumerate(_cases()):
         m, x, t, seed = case.model, case.x, case.target, 3 + i
         got = one_number(ck, ck.call(fn, m, x, t, signed_gradient, seed), "your similarity")
         ref_map = signed_gradient(m, x, t)
@@ -56,6 +59,8 @@ def randomized_similarity(ck: Checker, fn: Callable, hidden: bool = False) -> No
                           "seed=seed), a re-initialized copy, and compare with the original model's map"),
             (lambda: _similarity(ref_map, rand_map, absolute=False),
              "you compared the signed maps; compare their absolute values (|map|)"),
+            (lambda: float(spearman(ref_map.abs().flatten()[None], rand_map.abs().flatten()[None])[0]),
+             "you computed one correlation over the whole batch; compute it per image and average"),
             (lambda: _similarity(ref_map, rand_map, "pearson"), "you used Pearson correlation; the sanity checks "
                                                                "use Spearman rank correlation (labkit.sanity.spearman)"),
             (lambda: _similarity(ref_map, signed_gradient(randomize_model(m, seed=0), x, t)),
@@ -104,11 +109,11 @@ def _same(a: Mapping[str, float], b: Mapping[str, float], tol: float = 1e-4) -> 
     return list(a) == list(b) and all(math.isclose(a[k], b[k], rel_tol=tol, abs_tol=1e-6) for k in a)
 
 
-@exercise("03_cascade", "Cascading randomization from the output layer down", points=3)
-def cascade(ck: Checker, fn: Callable, hidden: bool = False) -> None:
+@exercise("03_cascade", "Cascading randomization from the output layer down", points=3, allowed=HELPERS)
+def cascade(ck: Checker, fn: Callable) -> None:
     """Check ``fn(model, x, target, saliency_fn, seed) -> {layer: mean Spearman(|original|, |step|)}`` in cascade order."""
     ck.require_callable(fn, "function")
-    for i, case in enumerate(_cases(hidden)):
+    for i, case in enumerate(_cases()):
         m, x, t, seed = case.model, case.x, case.target, 5 + i
         got = _as_dict(ck, ck.call(fn, m, x, t, signed_gradient, seed))
         ref = cascade_reference(m, x, t, signed_gradient, seed)

@@ -10,6 +10,8 @@ HELP = "execute an exercise notebook and print the points of every graded cell (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("notebook", help="the notebook to grade (a student's or an instructor's)")
+    p.add_argument("--source", metavar="NOTEBOOK_OR_DIR",
+                   help="the instructor notebook (or solutions folder): restores its test cells, hidden tests included")
     p.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30, nbgrader's default)")
     p.add_argument("--no-execute", action="store_true", help="score the outputs already saved in the notebook")
     p.add_argument("--kernel", help="kernel name (default: the notebook's kernelspec)")
@@ -19,6 +21,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     report = grade_notebook(args.notebook, execute_first=not args.no_execute, timeout=args.timeout,
-                            kernel_name=args.kernel)
+                            kernel_name=args.kernel, source=args.source)
     print(report_json(report) if args.json else report.to_text(verbose=args.verbose))
     return 0

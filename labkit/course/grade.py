@@ -5,9 +5,16 @@ cell like nbgrader, errors allowed) and scores each graded cell the way
 nbgrader's autograder does: an error or anything on stderr gives 0; a number as
 the cell's result is partial credit; otherwise full points. Markdown answers
 are listed as "manual". The feedback lines are the checks' own reports.
+
+Grading a student's submission, pass the instructor notebook (``source``): like
+nbgrader's autograder, every test cell is replaced by the instructor's version
+(hidden tests included) before the notebook runs, so the points come from the hidden
+tests' fresh grading process (:mod:`labkit.course.hidden`), not from anything the
+submission can change. Without it the report is a self-check of the visible tests.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
@@ -112,6 +119,8 @@ def cell_feedback(cell: NotebookNode) -> tuple[str, ...]:
             lines.extend(line.strip() for line in text.splitlines()[1:] if line.strip())
         elif out.output_type == "stream" and out.get("name") == "stderr":
             lines.append(f"stderr: {out.text.strip().splitlines()[0] if out.text.strip() else ''}")
+        elif out.output_type == "stream":  # the hidden tests' report
+            lines.extend(line.strip() for line in out.text.splitlines() if line.strip())
     return tuple(lines)
 
 
@@ -129,14 +138,47 @@ def execute(nb: NotebookNode, cwd: str | Path, timeout: int = 30, kernel_name: s
     return nb
 
 
+def restore_tests(nb: NotebookNode, source: NotebookNode) -> list[str]:
+    """Put the instructor's version of every test cell into ``nb`` (by grade_id); returns notes."""
+    tests = {nbgrader(c)["grade_id"]: c for c in source.cells if is_grade(c) and not is_solution(c)}
+    found = set()
+    for cell in nb.cells:
+        gid = nbgrader(cell).get("grade_id")
+        if gid in tests:
+            cell.source, cell.metadata = tests[gid].source, copy.deepcopy(tests[gid].metadata)
+            found.add(gid)
+    missing = sorted(set(tests) - found)
+    return [f"test cell {gid!r} is missing from the submission: 0 points" for gid in missing]
+
+
+def _source_for(path: Path, source: str | Path) -> NotebookNode:
+    source = Path(source)
+    source = source / path.name if source.is_dir() else source
+    if not source.is_file():
+        raise LabkitError(f"no instructor notebook at {source} (expected the solution notebook of {path.name})")
+    return read(source)
+
+
 def grade_notebook(path: str | Path, execute_first: bool = True, timeout: int = 30,
-                   kernel_name: str | None = None) -> GradeReport:
-    """Execute ``path`` (unless ``execute_first`` is False) and score every graded cell."""
+                   kernel_name: str | None = None, source: str | Path | None = None) -> GradeReport:
+    """Execute ``path`` (unless ``execute_first`` is False) and score every graded cell.
+
+    ``source`` (an instructor notebook, or the folder holding it) restores the test cells
+    first, hidden tests included.
+    """
     path = Path(path)
     if not path.is_file():
         raise LabkitError(f"no notebook at {path}")
     nb = read(path)
     report = GradeReport(notebook=str(path))
+    if source is not None:
+        instructor = _source_for(path, source)
+        report.errors.extend(restore_tests(nb, instructor))
+        graded = {nbgrader(c).get("grade_id") for c in nb.cells}
+        report.rows.extend(GradeRow(str(nbgrader(c)["grade_id"]), "auto", 0.0, float(nbgrader(c).get("points", 0)),
+                                    ("missing from the submission",))
+                           for c in instructor.cells if is_grade(c) and not is_solution(c)
+                           and nbgrader(c)["grade_id"] not in graded)
     t0 = time.perf_counter()
     if execute_first:
         try:

@@ -18,3 +18,9 @@ def _debug_and_one_thread(monkeypatch: pytest.MonkeyPatch):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_func_loaded():
+    """torch.func's first call imports a lot (seconds on a busy machine): not the check's time."""
+    torch.func.vmap(torch.func.grad(lambda v: (v ** 2).sum()))(torch.ones(2, 3))

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
-from checkhelp import assert_accepted, assert_rejected
+from checkhelp import harness
 from labkit import checks
 from labkit.checks.evaluation import stability_reference
 from labkit.evaluate import stability as labkit_stability
@@ -15,7 +14,8 @@ from labkit.sanity import pearson, spearman
 
 
 # ---- deletion AUC ------------------------------------------------------------------------------
-def _deletion(model, x, target, saliency, steps, fill, descending=True, logits=False, dx=None, start=0):
+def _deletion(model, x, target, saliency, steps, fill, descending=True, logits=False, dx=None, start=0,
+              count=round):
     n = x.shape[0]
     flat_x = x.reshape(n, -1)
     order = saliency.reshape(n, -1).argsort(dim=1, descending=descending, stable=True)
@@ -24,7 +24,7 @@ def _deletion(model, x, target, saliency, steps, fill, descending=True, logits=F
     with torch.no_grad():
         for k in range(start, steps + 1):
             cur = flat_x.clone()
-            cur.scatter_(1, order[:, :round(k * m / steps)], fill)
+            cur.scatter_(1, order[:, :count(k * m / steps)], fill)
             z = model(cur.view_as(x))
             scores.append(z[:, target] if logits else z.softmax(1)[:, target])
     s = torch.stack(scores, 1)
@@ -70,21 +70,40 @@ def deletion_gray_fill(model, x, target, saliency, steps=16, fill=0.0):
     return _deletion(model, x, target, saliency, steps, 0.0)
 
 
-@pytest.mark.parametrize("fn", [deletion, deletion_masks])
-def test_deletion_accepts(fn):
-    assert_accepted(checks.deletion_auc, fn)
-    assert_accepted(checks.deletion_auc, fn, hidden=True)
+def deletion_floor(model, x, target, saliency, steps=16, fill=0.0):
+    return _deletion(model, x, target, saliency, steps, fill, count=int)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def deletion_white(model, x, target, saliency, steps=16, fill=0.0):
+    return _deletion(model, x, target, saliency, steps, 1.0)
+
+
+def deletion_ascending_logits(model, x, target, saliency, steps=16, fill=0.0):
+    return _deletion(model, x, target, saliency, steps, fill, descending=False, logits=True)
+
+
+def deletion_per_image(model, x, target, saliency, steps=16, fill=0.0):
+    return torch.cat([_deletion(model, x[i:i + 1], target, saliency[i:i + 1], steps, fill) for i in range(len(x))])
+
+
+def deletion_labkit(model, x, target, saliency, steps=16, fill=0.0):
+    from labkit.evaluate import deletion_curve
+
+    return deletion_curve(model, x, target, saliency, steps=steps, fill=fill).auc
+
+
+test_deletion = harness(checks.deletion_auc, accept=[deletion, deletion_masks, deletion_per_image], reject=[
     (deletion_ascending, "least salient pixels first"),
     (deletion_logits, "tracked the logit"),
     (deletion_per_step, "times too large"),
     (deletion_no_start, "start at fraction 0"),
     (deletion_gray_fill, "fill value is ignored"),
+    (deletion_floor, 'rounded the number of deleted pixels down'),
+    (deletion_white, 'white (1.0)'),
+    (deletion_ascending_logits, 'two mistakes'),
+], game=[
+    (deletion_labkit, 'your function called labkit.evaluate'),
 ])
-def test_deletion_rejects(fn, fragment):
-    assert_rejected(checks.deletion_auc, fn, fragment)
 
 
 # ---- region fraction ----------------------------------------------------------------------------
@@ -119,24 +138,41 @@ def fraction_by_area(maps, mask, eps=1e-12):
     return ((a * m).flatten(1).sum(1) / m.flatten(1).sum(1)) / (a.flatten(1).mean(1) + eps)
 
 
-@pytest.mark.parametrize("fn", [fraction, fraction_where])
-def test_region_fraction_accepts(fn):
-    assert_accepted(checks.region_fraction, fn)
-    assert_accepted(checks.region_fraction, fn, hidden=True)
+def fraction_squared(maps, mask, eps=1e-12):
+    m = mask.expand_as(maps).float()
+    return (maps ** 2 * m).flatten(1).sum(1) / ((maps ** 2).flatten(1).sum(1) + eps)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def fraction_one_number(maps, mask, eps=1e-12):
+    return fraction(maps, mask, eps).mean()
+
+
+def fraction_loop(maps, mask, eps=1e-12):
+    masks = mask.expand_as(maps)
+    return torch.stack([m.abs()[k].sum() / (m.abs().sum() + eps) for m, k in zip(maps, masks)])
+
+
+def fraction_labkit(maps, mask, eps=1e-12):
+    from labkit.evaluate import region_fraction
+
+    return region_fraction(maps, mask, eps=eps)
+
+
+test_region_fraction = harness(checks.region_fraction, accept=[fraction, fraction_where, fraction_loop],
+    reject=[
     (fraction_signed, "summed the signed values"),
     (fraction_no_eps, "add eps to the denominator"),
     (fraction_outside, "share outside the mask"),
     (fraction_by_area, "normalized by area"),
+    (fraction_squared, 'squared the saliency'),
+    (fraction_one_number, 'one fraction per map'),
+], game=[
+    (fraction_labkit, 'your function called labkit.evaluate'),
 ])
-def test_region_fraction_rejects(fn, fragment):
-    assert_rejected(checks.region_fraction, fn, fragment)
 
 
 # ---- stability --------------------------------------------------------------------------------
-def _stability(model, x, target, saliency_fn, noise, keep_all=False, clamp=True, corr=pearson):
+def _stability(model, x, target, saliency_fn, noise, keep_all=False, clamp=True, corr=pearson, over_all=False):
     n, k = noise.shape[:2]
     noisy = x[:, None] + noise
     if clamp:
@@ -152,7 +188,10 @@ def _stability(model, x, target, saliency_fn, noise, keep_all=False, clamp=True,
             same = torch.ones_like(same)
         maps = saliency_fn(model, noisy[i], target)
         r = corr(ref[i:i + 1].expand_as(maps), maps)
-        out.append(r[same].mean() if same.any() else torch.tensor(math.nan))
+        if over_all:
+            out.append(r[same].sum() / len(r))
+        else:
+            out.append(r[same].mean() if same.any() else torch.tensor(math.nan))
     return torch.stack(out)
 
 
@@ -181,19 +220,39 @@ def stability_spearman(model, x, target, saliency_fn, noise):
     return _stability(model, x, target, saliency_fn, noise, corr=spearman)
 
 
-@pytest.mark.parametrize("fn", [stability_loop, stability_batched])
-def test_stability_accepts(fn):
-    assert_accepted(checks.stability, fn)
-    assert_accepted(checks.stability, fn, hidden=True)
+def stability_over_all_copies(model, x, target, saliency_fn, noise):
+    return _stability(model, x, target, saliency_fn, noise, over_all=True)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def stability_first_copy(model, x, target, saliency_fn, noise):
+    n, k = noise.shape[:2]
+    noisy = torch.clamp(x.unsqueeze(1) + noise, -1, 1).flatten(0, 1)
+    with torch.no_grad():
+        keep = model(noisy).argmax(1).view(n, k) == model(x).argmax(1)[:, None]
+    maps = saliency_fn(model, noisy, target)
+    first = maps.view(n, k, *maps.shape[1:])[:, 0]
+    r = pearson(first.repeat_interleave(k, 0), maps).view(n, k)
+    return (r * keep).sum(1) / keep.sum(1)
+
+
+def stability_stub(model, x, target, saliency_fn, noise):
+    raise NotImplementedError()
+
+
+def stability_checker_reference(model, x, target, saliency_fn, noise):
+    return stability_reference(model, x, target, saliency_fn, noise)
+
+
+test_stability = harness(checks.stability, accept=[stability_loop, stability_batched], reject=[
     (stability_keeps_all, "kept every noisy copy"),
     (stability_unclamped, "clamp the noisy copies"),
     (stability_spearman, "Spearman"),
+    (stability_over_all_copies, 'number of all noisy copies'),
+    (stability_first_copy, 'first noisy copy'),
+    (stability_stub, 'NotImplementedError'),
+], game=[
+    (stability_checker_reference, 'your function called labkit.checks.evaluation.stability_reference'),
 ])
-def test_stability_rejects(fn, fragment):
-    assert_rejected(checks.stability, fn, fragment)
 
 
 def test_stability_reference_agrees_with_labkit():

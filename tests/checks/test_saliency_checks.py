@@ -2,12 +2,11 @@
 fail with the feedback that names their mistake."""
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 
-from checkhelp import assert_accepted, assert_rejected
+from checkhelp import harness
 from labkit import checks
 
 
@@ -61,22 +60,58 @@ def gradient_stub(model, x, target):
     raise NotImplementedError()
 
 
-@pytest.mark.parametrize("fn", [gradient_backward, gradient_autograd_loop])
-def test_gradient_accepts(fn):
-    assert_accepted(checks.gradient, fn)
-    assert_accepted(checks.gradient, fn, hidden=True)
+def gradient_torch_func(model, x, target):
+    g = torch.func.vmap(torch.func.grad(lambda xi: model(xi[None])[0, target]))(x)
+    return g.abs().sum(1)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def gradient_train_mode(model, x, target):
+    model.train()
+    return _grad(model, x, target).abs()[:, 0]
+
+
+def gradient_signed_probability(model, x, target):
+    return _grad(model, x, target, _prob)[:, 0]
+
+
+def gradient_zeros(model, x, target):
+    return torch.zeros(x.shape[0], *x.shape[-2:])
+
+
+def gradient_labkit(model, x, target):
+    from labkit.explain import explain
+
+    return explain(model, x, target, "gradient").maps
+
+
+def gradient_checker_internals(model, x, target):
+    from labkit.checks.gradients import grad
+
+    return grad(model, x, target).abs().sum(1)
+
+
+def gradient_captum(model, x, target):
+    from captum.attr import Saliency
+
+    return Saliency(model).attribute(x, target=target)[:, 0]
+
+
+test_gradient = harness(checks.gradient, accept=[gradient_backward, gradient_autograd_loop, gradient_torch_func],
+    reject=[
     (gradient_signed, "signed gradient"),
     (gradient_of_probability, "softmax probability"),
     (gradient_class_one, "instead of class 0"),
     (gradient_normalized, "normalized per map"),
     (gradient_keeps_channel, "drop the channel axis"),
     (gradient_stub, "NotImplementedError"),
+    (gradient_train_mode, 'training mode'),
+    (gradient_signed_probability, 'two mistakes: you returned the signed gradient'),
+    (gradient_zeros, 'zero everywhere'),
+], game=[
+    (gradient_labkit, 'your function called labkit.explain'),
+    (gradient_checker_internals, 'your function called labkit.checks.gradients.grad'),
+    (gradient_captum, 'your function called captum'),
 ])
-def test_gradient_rejects(fn, fragment):
-    assert_rejected(checks.gradient, fn, fragment)
 
 
 # ---- gradient × input ------------------------------------------------------------------------
@@ -105,19 +140,46 @@ def gxi_times_abs_gradient(model, x, target):
     return (x * _grad(model, x, target).abs())[:, 0]
 
 
-@pytest.mark.parametrize("fn", [gxi, gxi_via_einsum])
-def test_grad_x_input_accepts(fn):
-    assert_accepted(checks.grad_x_input, fn)
+def gxi_loop(model, x, target):
+    return torch.stack([gxi(model, img[None], target)[0] for img in x])
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def gxi_torch_func(model, x, target):
+    g = torch.func.vmap(torch.func.grad(lambda xi: model(xi[None])[0, target]))(x)
+    return (x * g).sum(1)
+
+
+def gxi_probability(model, x, target):
+    return (x * _grad(model, x, target, _prob))[:, 0]
+
+
+def gxi_train_mode(model, x, target):
+    model.train()
+    return gxi(model, x, target)
+
+
+def gxi_abs_of_probability(model, x, target):
+    return (x * _grad(model, x, target, _prob)).abs()[:, 0]
+
+
+def gxi_labkit(model, x, target):
+    from labkit.explain import explain
+
+    return explain(model, x, target, "grad_x_input").signed
+
+
+test_grad_x_input = harness(checks.grad_x_input, accept=[gxi, gxi_via_einsum, gxi_loop, gxi_torch_func],
+    reject=[
     (gxi_abs, "absolute value"),
     (gxi_rescaled_input, "rescaled the input to [0, 1]"),
     (gxi_gradient_only, "gradient alone"),
     (gxi_times_abs_gradient, "multiplied x by |∂f_c/∂x|"),
+    (gxi_probability, 'softmax probability'),
+    (gxi_train_mode, 'training mode'),
+    (gxi_abs_of_probability, 'two mistakes: you returned the absolute value'),
+], game=[
+    (gxi_labkit, 'your function called labkit.explain'),
 ])
-def test_grad_x_input_rejects(fn, fragment):
-    assert_rejected(checks.grad_x_input, fn, fragment)
 
 
 # ---- SmoothGrad ------------------------------------------------------------------------------
@@ -151,19 +213,48 @@ def smoothgrad_sum(model, x, target, sigma, noise):
     return torch.stack([_grad(model, (x + sigma * e).clamp(-1, 1), target).abs() for e in noise]).sum(0)[:, 0]
 
 
-@pytest.mark.parametrize("fn", [smoothgrad_loop, smoothgrad_batched])
-def test_smoothgrad_accepts(fn):
-    assert_accepted(checks.smoothgrad, fn)
+def smoothgrad_torch_func(model, x, target, sigma, noise):
+    noisy = (x[None] + sigma * noise).clamp(-1, 1).flatten(0, 1)
+    g = torch.func.vmap(torch.func.grad(lambda xi: model(xi[None])[0, target]))(noisy)
+    return g.abs().view(noise.shape).mean(0).sum(1)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def smoothgrad_unscaled(model, x, target, sigma, noise):
+    return torch.stack([_grad(model, (x + n).clamp(-1, 1), target).abs() for n in noise]).mean(0)[:, 0]
+
+
+def smoothgrad_with_clean(model, x, target, sigma, noise):
+    copies = [x] + [(x + sigma * n).clamp(-1, 1) for n in noise]
+    return torch.stack([_grad(model, c, target).abs() for c in copies]).mean(0)[:, 0]
+
+
+def smoothgrad_probability(model, x, target, sigma, noise):
+    return torch.stack([_grad(model, (x + sigma * n).clamp(-1, 1), target, _prob).abs() for n in noise]).mean(0)[:, 0]
+
+
+def smoothgrad_unclamped_abs_of_mean(model, x, target, sigma, noise):
+    return torch.stack([_grad(model, x + sigma * n, target) for n in noise]).mean(0).abs()[:, 0]
+
+
+def smoothgrad_checker_reference(model, x, target, sigma, noise):
+    from labkit.checks.gradients import smoothgrad_reference
+
+    return smoothgrad_reference(model, x, target, sigma, noise)
+
+
+test_smoothgrad = harness(checks.smoothgrad, accept=[smoothgrad_loop, smoothgrad_batched, smoothgrad_torch_func],
+    reject=[
     (smoothgrad_unclamped, "not clamped"),
     (smoothgrad_abs_of_mean, "averaged the signed gradients"),
     (smoothgrad_variance, "σ² instead of σ"),
     (smoothgrad_sum, "summed over the 6 samples"),
+    (smoothgrad_unscaled, 'not scaled by σ'),
+    (smoothgrad_with_clean, 'included the clean image'),
+    (smoothgrad_probability, 'softmax probability'),
+    (smoothgrad_unclamped_abs_of_mean, 'two mistakes'),
+], game=[
+    (smoothgrad_checker_reference, 'your function called labkit.checks.gradients.smoothgrad_reference'),
 ])
-def test_smoothgrad_rejects(fn, fragment):
-    assert_rejected(checks.smoothgrad, fn, fragment)
 
 
 # ---- Integrated Gradients --------------------------------------------------------------------
@@ -205,21 +296,62 @@ def ig_gradient_at_input(model, x, target, baseline, steps=32):
     return ((x - baseline) * _grad(model, x, target))[:, 0]
 
 
-@pytest.mark.parametrize("fn", [ig_loop, ig_batched_reversed_path])
-def test_integrated_gradients_accepts(fn):
-    result = assert_accepted(checks.integrated_gradients, fn)
-    assert any("completeness" in m for m in result.feedback)
+def test_integrated_gradients_reports_completeness():
+    assert any("completeness" in m for m in checks.integrated_gradients(ig_loop).feedback)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def ig_torch_func(model, x, target, baseline, steps=32):
+    alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps
+    path = (baseline[None] + alphas.view(-1, 1, 1, 1, 1) * (x - baseline)[None]).flatten(0, 1)
+    g = torch.func.vmap(torch.func.grad(lambda xi: model(xi[None])[0, target]))(path)
+    return ((x - baseline) * g.view(steps, *x.shape).mean(0)).sum(1)
+
+
+def _ig(model, x, target, baseline, alphas, weights):
+    g = torch.stack([w * _grad(model, baseline + a * (x - baseline), target) for a, w in zip(alphas, weights)])
+    return ((x - baseline) * g.sum(0))[:, 0]
+
+
+def ig_one_step(model, x, target, baseline, steps=32):
+    return _ig(model, x, target, baseline, [0.5], [1.0])
+
+
+def ig_baseline_is_x(model, x, target, baseline, steps=32):
+    return ig_loop(model, x, target, x, steps)
+
+
+def ig_trapezoid(model, x, target, baseline, steps=32):
+    alphas = torch.linspace(0, 1, steps + 1)
+    weights = torch.full((steps + 1,), 1.0 / steps)
+    weights[[0, -1]] /= 2
+    return _ig(model, x, target, baseline, alphas, weights)
+
+
+def ig_no_delta_summed(model, x, target, baseline, steps=32):
+    alphas = (torch.arange(steps) + 0.5) / steps
+    return torch.stack([_grad(model, baseline + a * (x - baseline), target) for a in alphas]).sum(0)[:, 0]
+
+
+def ig_labkit(model, x, target, baseline, steps=32):
+    from labkit.explain import explain
+
+    return explain(model, x, target, "integrated_gradients", baseline=baseline, steps=steps).signed
+
+
+test_integrated_gradients = harness(checks.integrated_gradients, accept=[ig_loop, ig_batched_reversed_path, ig_torch_func],
+    reject=[
     (ig_no_delta, "(x − baseline) factor is missing"),
     (ig_times_x, "multiplied by x instead of (x − baseline)"),
     (ig_ignores_baseline, "baseline argument is ignored"),
     (ig_linspace, "torch.linspace(0, 1, steps)"),
     (ig_gradient_at_input, "taken at the input x"),
+    (ig_one_step, 'single step'),
+    (ig_baseline_is_x, 'baseline equals the input x'),
+    (ig_trapezoid, 'trapezoid rule'),
+    (ig_no_delta_summed, 'two mistakes'),
+], game=[
+    (ig_labkit, 'your function called labkit.explain'),
 ])
-def test_integrated_gradients_rejects(fn, fragment):
-    assert_rejected(checks.integrated_gradients, fn, fragment)
 
 
 def captum_ig(model, x, target, baseline, steps):
@@ -251,30 +383,48 @@ def captum_keeps_channel(model, x, target, baseline, steps):
                                                 method="riemann_middle")
 
 
-@pytest.mark.parametrize("fn", [captum_ig, captum_ig_squeezed])
-def test_ig_captum_accepts(fn):
-    assert_accepted(checks.ig_captum, fn)
+def captum_ig_per_image(model, x, target, baseline, steps):
+    ig = IntegratedGradients(model)
+    return torch.cat([ig.attribute(x[i:i + 1], baselines=baseline[i:i + 1], target=target, n_steps=steps,
+                                   method="riemann_middle") for i in range(len(x))]).sum(1)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def captum_no_baseline_default_rule(model, x, target, baseline, steps):
+    return IntegratedGradients(model).attribute(x, target=target, n_steps=steps)[:, 0]
+
+
+def captum_abs(model, x, target, baseline, steps):
+    return captum_ig(model, x, target, baseline, steps).abs()
+
+
+def captum_checker_reference(model, x, target, baseline, steps):
+    from labkit.checks.ig import ig_reference
+
+    return ig_reference(model, x, target, baseline, steps)
+
+
+test_ig_captum = harness(checks.ig_captum, accept=[captum_ig, captum_ig_squeezed, captum_ig_per_image],
+    reject=[
     (captum_default_rule, "Gauss–Legendre"),
     (captum_no_baseline, "baselines was not passed"),
     (captum_default_steps, "default of 50 steps"),
     (captum_keeps_channel, "drop the channel axis"),
+    (captum_no_baseline_default_rule, 'Gauss–Legendre'),
+    (captum_abs, '|IG|'),
+], game=[
+    (captum_checker_reference, 'your function called labkit.checks.ig.ig_reference'),
 ])
-def test_ig_captum_rejects(fn, fragment):
-    assert_rejected(checks.ig_captum, fn, fragment)
 
 
 # ---- occlusion -------------------------------------------------------------------------------
-def _occlusion_loop(model, x, target, patch, stride, fill, score="prob", reduce="mean", sign=1):
+def _occlusion_loop(model, x, target, patch, stride, fill, score="prob", reduce="mean", sign=1, end=1):
     n, _, h, w = x.shape
     f = (lambda z: z.softmax(1)[:, target]) if score == "prob" else (lambda z: z[:, target])
     with torch.no_grad():
         base = f(model(x))
         total, count = torch.zeros(n, h, w), torch.zeros(h, w)
-        for i in range(0, h - patch + 1, stride):
-            for j in range(0, w - patch + 1, stride):
+        for i in range(0, h - patch + end, stride):
+            for j in range(0, w - patch + end, stride):
                 occluded = x.clone()
                 occluded[:, :, i:i + patch, j:j + patch] = fill
                 drop = sign * (base - f(model(occluded)))
@@ -317,20 +467,60 @@ def occlusion_gray_fill(model, x, target, patch=8, stride=4, fill=0.0):
     return _occlusion_loop(model, x, target, patch, stride, 0.0)
 
 
-@pytest.mark.parametrize("fn", [occlusion_loop, occlusion_captum])
-def test_occlusion_accepts(fn):
-    assert_accepted(checks.occlusion, fn)
+def occlusion_batched(model, x, target, patch=8, stride=4, fill=0.0):
+    n, _, h, w = x.shape
+    starts = [(i, j) for i in range(0, h - patch + 1, stride) for j in range(0, w - patch + 1, stride)]
+    masks = torch.zeros(len(starts), 1, h, w, dtype=torch.bool)
+    for k, (i, j) in enumerate(starts):
+        masks[k, :, i:i + patch, j:j + patch] = True
+    occluded = torch.where(masks[:, None], torch.full_like(x, fill)[None], x[None]).flatten(0, 1)
+    with torch.no_grad():
+        drops = model(x).softmax(1)[:, target][None] - model(occluded).softmax(1)[:, target].view(len(starts), n)
+    total = (drops[:, :, None, None] * masks[:, 0, None].float()).sum(0)
+    return total / masks[:, 0].float().sum(0).clamp_min(1)
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def occlusion_per_image(model, x, target, patch=8, stride=4, fill=0.0):
+    return torch.cat([_occlusion_loop(model, img[None], target, patch, stride, fill) for img in x])
+
+
+def occlusion_stride_ignored(model, x, target, patch=8, stride=4, fill=0.0):
+    return _occlusion_loop(model, x, target, patch, patch, fill)
+
+
+def occlusion_off_by_one(model, x, target, patch=8, stride=4, fill=0.0):
+    return _occlusion_loop(model, x, target, patch, stride, fill, end=0)
+
+
+def occlusion_white(model, x, target, patch=8, stride=4, fill=0.0):
+    return _occlusion_loop(model, x, target, patch, stride, 1.0)
+
+
+def occlusion_logit_summed(model, x, target, patch=8, stride=4, fill=0.0):
+    return _occlusion_loop(model, x, target, patch, stride, fill, score="logit", reduce="sum")
+
+
+def occlusion_labkit(model, x, target, patch=8, stride=4, fill=0.0):
+    from labkit.explain import explain
+
+    return explain(model, x, target, "occlusion", patch=patch, stride=stride, fill=fill).maps
+
+
+test_occlusion = harness(checks.occlusion, accept=[occlusion_loop, occlusion_batched, occlusion_per_image],
+    reject=[
     (occlusion_logit, "drop of the logit"),
     (occlusion_sum, "summed the drops"),
     (occlusion_flipped, "sign is flipped"),
     (occlusion_last_wins, "last patch wins"),
     (occlusion_gray_fill, "fill value is ignored"),
+    (occlusion_stride_ignored, 'stride is ignored'),
+    (occlusion_off_by_one, 'off by one'),
+    (occlusion_white, 'white (1.0)'),
+    (occlusion_logit_summed, 'two mistakes'),
+], game=[
+    (occlusion_captum, 'your function called captum'),
+    (occlusion_labkit, 'your function called labkit.explain'),
 ])
-def test_occlusion_rejects(fn, fragment):
-    assert_rejected(checks.occlusion, fn, fragment)
 
 
 # ---- Grad-CAM --------------------------------------------------------------------------------
@@ -390,19 +580,48 @@ def gradcam_nearest(model, x, target, layer):
     return _up(F.relu((g.mean((2, 3), keepdim=True) * a).sum(1)), x, mode="nearest")
 
 
-@pytest.mark.parametrize("fn", [gradcam_hooks, gradcam_captum])
-def test_gradcam_accepts(fn):
-    assert_accepted(checks.gradcam, fn)
-    assert_accepted(checks.gradcam, fn, hidden=True)
+def gradcam_per_image(model, x, target, layer):
+    return torch.cat([gradcam_hooks(model, img[None], target, layer) for img in x])
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def gradcam_max_pooled(model, x, target, layer):
+    a, g = _cam_parts(model, x, target, layer)
+    return _up(F.relu((g.amax((2, 3), keepdim=True) * a).sum(1)), x)
+
+
+def gradcam_no_weights(model, x, target, layer):
+    a, _ = _cam_parts(model, x, target, layer)
+    return _up(F.relu(a.sum(1)), x)
+
+
+def gradcam_relu_on_gradients(model, x, target, layer):
+    a, g = _cam_parts(model, x, target, layer)
+    return _up(F.relu((F.relu(g).mean((2, 3), keepdim=True) * a).sum(1)), x)
+
+
+def gradcam_no_relu_summed(model, x, target, layer):
+    a, g = _cam_parts(model, x, target, layer)
+    return _up((g.sum((2, 3), keepdim=True) * a).sum(1), x)
+
+
+def gradcam_labkit(model, x, target, layer):
+    from labkit.explain import explain
+
+    return explain(model, x, target, "gradcam").maps
+
+
+test_gradcam = harness(checks.gradcam, accept=[gradcam_hooks, gradcam_per_image], reject=[
     (gradcam_no_relu, "no ReLU"),
     (gradcam_elementwise, "position by position"),
     (gradcam_probability, "softmax probability"),
     (gradcam_low_resolution, "upsample it to the image size"),
     (gradcam_normalized, "normalized to [0, 1]"),
     (gradcam_nearest, "nearest-neighbour"),
+    (gradcam_max_pooled, 'spatial maximum'),
+    (gradcam_no_weights, 'gradient weights are missing'),
+    (gradcam_relu_on_gradients, 'ReLU to the gradients'),
+    (gradcam_no_relu_summed, 'two mistakes'),
+], game=[
+    (gradcam_captum, 'your function called captum'),
+    (gradcam_labkit, 'your function called labkit.explain'),
 ])
-def test_gradcam_rejects(fn, fragment):
-    assert_rejected(checks.gradcam, fn, fragment)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from checkhelp import assert_accepted, assert_rejected
+from checkhelp import harness
 from labkit import checks
 
 
@@ -53,21 +52,26 @@ def stripe_ignores_intensity(images, labels, width=3, intensity=1.0):
     return stripe(images, labels, width, 1.0)
 
 
-@pytest.mark.parametrize("fn", [stripe, stripe_loop])
-def test_border_stripe_accepts(fn):
-    assert_accepted(checks.border_stripe, fn)
-    assert_accepted(checks.border_stripe, fn, hidden=True)
+def stripe_stub(images, labels, width=3, intensity=1.0):
+    raise NotImplementedError()
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def stripe_labkit(images, labels, width=3, intensity=1.0):
+    from labkit.data import BorderStripe
+
+    return BorderStripe(width=width, intensity=intensity, placement={1: "left", 0: "right"}).apply(images, labels)
+
+
+test_border_stripe = harness(checks.border_stripe, accept=[stripe, stripe_loop], reject=[
     (stripe_in_place, "changed the input images in place"),
     (stripe_swapped, "sides are swapped"),
     (stripe_rows, "top and bottom rows"),
     (stripe_uint8_white, "pixels are in [-1, 1]"),
     (stripe_ignores_intensity, "intensity argument is ignored"),
+    (stripe_stub, 'NotImplementedError'),
+], game=[
+    (stripe_labkit, 'your function called labkit.data'),
 ])
-def test_border_stripe_rejects(fn, fragment):
-    assert_rejected(checks.border_stripe, fn, fragment)
 
 
 # ---- per-class errors ----------------------------------------------------------------------------
@@ -115,20 +119,38 @@ def errors_over_all_images(model, images, labels, threshold=0.5):
             "pneumonia": float(((pred != labels) & (labels == 1)).sum()) / n}
 
 
-@pytest.mark.parametrize("fn", [errors, errors_numpy])
-def test_per_class_errors_accepts(fn):
-    assert_accepted(checks.per_class_errors, fn)
-    assert_accepted(checks.per_class_errors, fn, hidden=True)
+def errors_accuracies(model, images, labels, threshold=0.5):
+    e = errors(model, images, labels, threshold)
+    return {k: 1 - v for k, v in e.items()}
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def errors_strict(model, images, labels, threshold=0.5):
+    with torch.no_grad():
+        pred = (model(images).softmax(1)[:, 1] > threshold).long()
+    wrong = pred != labels
+    return {"normal": float(wrong[labels == 0].float().mean()), "pneumonia": float(wrong[labels == 1].float().mean())}
+
+
+def errors_stub(model, images, labels, threshold=0.5):
+    raise NotImplementedError()
+
+
+def errors_checker_internals(model, images, labels, threshold=0.5):
+    from labkit.checks.shortcut import _error_rates
+
+    return _error_rates(model, images, labels, threshold)
+
+
+test_per_class_errors = harness(checks.per_class_errors, accept=[errors, errors_numpy], reject=[
     (errors_counts, "you returned counts"),
     (errors_swapped, "classes are swapped"),
     (errors_argmax, "threshold argument is ignored"),
     (errors_over_all_images, "divided by the number of all images"),
+    (errors_accuracies, 'per-class accuracies'),
+    (errors_stub, 'NotImplementedError'),
+], game=[
+    (errors_checker_internals, 'your function called labkit.checks.shortcut._error_rates'),
 ])
-def test_per_class_errors_rejects(fn, fragment):
-    assert_rejected(checks.per_class_errors, fn, fragment)
 
 
 # ---- largest drop -------------------------------------------------------------------------------
@@ -172,17 +194,29 @@ def largest_drop_only_index(model, marked, clean):
     return largest_drop(model, marked, clean)[0]
 
 
-@pytest.mark.parametrize("fn", [largest_drop, largest_drop_sorted])
-def test_largest_drop_accepts(fn):
-    assert_accepted(checks.largest_drop, fn)
-    assert_accepted(checks.largest_drop, fn, hidden=True)
+def largest_drop_stub(model, marked, clean):
+    raise NotImplementedError()
 
 
-@pytest.mark.parametrize("fn, fragment", [
+def largest_drop_negative(model, marked, clean):
+    i, d = largest_drop(model, marked, clean)
+    return i, -d
+
+
+def largest_drop_checker_internals(model, marked, clean):
+    from labkit.checks.shortcut import _drops
+
+    d = _drops(model, marked, clean)
+    return int(d.argmax()), float(d.max())
+
+
+test_largest_drop = harness(checks.largest_drop, accept=[largest_drop, largest_drop_sorted], reject=[
     (largest_drop_logit, "drop of the logit"),
     (largest_increase, "largest increase"),
     (largest_absolute_change, "largest absolute change"),
     (largest_drop_only_index, "return a pair (index, drop)"),
+    (largest_drop_stub, 'NotImplementedError'),
+    (largest_drop_negative, 'positive number'),
+], game=[
+    (largest_drop_checker_internals, 'your function called labkit.checks.shortcut._drops'),
 ])
-def test_largest_drop_rejects(fn, fragment):
-    assert_rejected(checks.largest_drop, fn, fragment)

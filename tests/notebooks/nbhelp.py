@@ -124,3 +124,36 @@ def text_outputs(cell) -> str:
 
 def test_cells(nb) -> list:
     return [c for c in nb.cells if meta(c).get("grade") and c.cell_type == "code"]
+
+
+# ---- a submission that games the autograder ------------------------------------------------------
+TAMPERING = '''import labkit.checks.compare as _compare
+import labkit.checks.result as _result
+import labkit.course.hidden as _hidden
+_compare.close = lambda *a, **k: True
+_compare.diagnose = lambda *a, **k: None
+_result.CheckResult.grade = lambda self: self.max_points
+_result.CheckResult.require = lambda self: None
+_hidden.grade = lambda *a, **k: 99.0
+'''
+
+#: Exercise 01's solution cells answered with nothing real (and, first, the tampering above).
+GAMED_01 = {
+    "confusion": TAMPERING + "import numpy as np\n\ndef confusion(labels, preds):\n    return np.zeros((2, 2))",
+    "clinical_metrics_by_hand": "def clinical_metrics_by_hand(labels, scores, threshold=0.5):\n"
+                                "    return {'sensitivity': 0, 'specificity': 0, 'balanced_accuracy': 0}",
+    "always_pneumonia": "always_pneumonia_accuracy = 0.5",
+    "which_metric": "which_metric = 'a'",
+}
+
+
+def with_solutions(nb, sources: dict[str, str]):
+    """A copy of ``nb`` whose solution cells (by grade_id) hold ``sources``."""
+    import copy
+
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        gid = meta(cell).get("grade_id")
+        if meta(cell).get("solution") and gid in sources:
+            cell.source = sources[gid]
+    return out

@@ -24,6 +24,24 @@ def test_grade_executes_a_student_notebook(warm_cache, tmp_path, capsys, monkeyp
     assert all(c["status"] == "failed" and c["feedback"] for c in report["cells"])
 
 
+def test_grade_with_the_instructor_source_scores_hidden_tests_and_resists_tampering(warm_cache, tmp_path, capsys,
+                                                                                  monkeypatch):
+    for key, value in warm_cache.env.items():
+        monkeypatch.setenv(key, value)
+    release = nbformat.read(str(nbhelp.EXERCISES / "01_data_and_metrics.ipynb"), as_version=4)
+    answers = {nbhelp.meta(c)["grade_id"]: c.source for c in
+               nbformat.read(str(nbhelp.SOLUTIONS / "01_data_and_metrics.ipynb"), as_version=4).cells
+               if nbhelp.meta(c).get("solution")}
+    for name, sources, expected in (("solved", answers, 6), ("gamed", nbhelp.GAMED_01, 0)):
+        path = tmp_path / name / "01_data_and_metrics.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nbhelp.with_solutions(release, sources), str(path))
+        assert main(["grade", str(path), "--source", str(nbhelp.SOLUTIONS), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["points"] == expected, report
+    assert all("hidden tests of" in "\n".join(c["feedback"]) for c in report["cells"]), report
+
+
 def test_grade_reads_saved_outputs_of_a_solution(pipeline, tmp_path, capsys):
     executed = pipeline.notebook("solution/02_saliency_from_scratch.ipynb")
     path = tmp_path / "02.ipynb"

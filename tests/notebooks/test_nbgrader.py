@@ -1,9 +1,11 @@
 """A real nbgrader round trip on one assignment (exercise 01).
 
 In a temporary course folder: ``nbgrader generate_assignment`` on the instructor
-notebook, then ``nbgrader autograde`` of two submissions — one that fills in the
-solutions (full points) and the untouched release (zero points) — with scores read
-from the gradebook database through nbgrader's Gradebook API.
+notebook, then ``nbgrader autograde`` of three submissions — one that fills in the
+solutions (full points), the untouched release (zero points) and one that games the
+autograder (patches labkit's comparison helpers, ``CheckResult.grade``/``require`` and
+the hidden-test entry point, with empty implementations: zero points) — with scores
+read from the gradebook database through nbgrader's Gradebook API.
 """
 from __future__ import annotations
 
@@ -54,7 +56,8 @@ def test_generate_and_autograde_with_real_nbgrader(warm_cache, tmp_path):
     for cell in solved.cells:
         if nbhelp.meta(cell).get("solution"):
             cell.source = answers[nbhelp.meta(cell)["grade_id"]]
-    for student, nb in (("alice", solved), ("bob", release)):
+    mallory = nbhelp.with_solutions(release, nbhelp.GAMED_01)
+    for student, nb in (("alice", solved), ("bob", release), ("mallory", mallory)):
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(nb, str(folder / NOTEBOOK))
@@ -64,7 +67,9 @@ def test_generate_and_autograde_with_real_nbgrader(warm_cache, tmp_path):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE) as gb:
         alice = gb.find_submission(ASSIGNMENT, "alice")
         bob = gb.find_submission(ASSIGNMENT, "bob")
+        mallory = gb.find_submission(ASSIGNMENT, "mallory")
         max_score = gb.find_assignment(ASSIGNMENT).max_score
         assert max_score == 6
         assert alice.score == max_score, [(g.name, g.score) for g in alice.notebooks[0].grades]
         assert bob.score == 0, [(g.name, g.score) for g in bob.notebooks[0].grades]
+        assert mallory.score == 0, [(g.name, g.score) for g in mallory.notebooks[0].grades]
