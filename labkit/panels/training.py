@@ -72,6 +72,17 @@ class TrainingController(Panel):
         self.metrics_title = W.HTML()
         self.metrics = W.HTML()
         self.confusion = png_image(layout=W.Layout(max_width="560px"))
+        # a course's own model
+        self.user_weights = W.Text(placeholder="weights file (.pt)", description="weights", style=FORM)
+        self.user_arch = W.Dropdown(options=list_models(), value="resnet18" if "resnet18" in list_models() else None,
+                                    description="architecture", style=FORM)
+        self.user_builder = W.Text(placeholder="or package.module:function", description="builder", style=FORM)
+        self.user_name = W.Text(value="course_model", description="model name", style=FORM)
+        self.add_user = W.Button(description="Add this model", icon="plus", layout=W.Layout(width="auto"))
+        self.on_click(self.add_user, self.on_add_user)
+        own = W.Accordion(children=[W.VBox([self.user_weights, self.user_arch, self.user_builder, self.user_name,
+                                            self.add_user])])
+        own.set_title(0, "Bring your own model")
         self._name_edited = False
         self._setting_name = False
 
@@ -80,7 +91,7 @@ class TrainingController(Panel):
         self.body = W.VBox([
             W.HBox([form, W.VBox([W.HBox([self.start, self.pause, self.stop, self.resume_model]),
                                   W.HBox([self.progress, self.epoch_label]), self.curves])]),
-            self.metrics_title, W.HBox([self.metrics, self.confusion]),
+            self.metrics_title, W.HBox([self.metrics, self.confusion]), own,
         ])
         self.on_click(self.start, self.on_start)
         self.on_click(self.pause, self.on_pause)
@@ -120,6 +131,13 @@ class TrainingController(Panel):
     def on_stop(self) -> None:
         """Stop button: end after the current batch and keep the model trained so far."""
         self.state.stop_training()
+
+    def on_add_user(self) -> None:
+        """Add the course model described by the weights/architecture or builder fields."""
+        weights, builder = self.user_weights.value.strip(), self.user_builder.value.strip()
+        self.state.add_user_model(self.user_name.value.strip(), weights=weights or None,
+                                  arch=self.user_arch.value if weights else None, builder=builder or None)
+        self.status.show(self.state.message, "ok")
 
     def on_continue(self) -> None:
         """Continue button: a new run of ``epochs`` epochs from the selected model's weights."""

@@ -18,6 +18,7 @@ from labkit.checkpoint import ModelEntry, load_experiment, save_experiment
 from labkit.data import LabData, MarkerSpec, Split, load_phantom, load_pneumonia, marker_from_dict
 from labkit.device import resolve_device
 from labkit.errors import CheckpointError, InputError, LabkitError
+from labkit.models import build_user_model, list_models, load_user_model
 from labkit.session import recipes
 from labkit.session.cache import LockedCache
 from labkit.session.jobs import TrainingJob
@@ -143,6 +144,44 @@ class ExperimentState(HasTraits):
         self.model_version += 1
         if activate or not self.active_model:
             self.active_model = entry.name
+
+    def add_user_model(self, name: str, *, weights: str | Path | None = None, arch: str | None = None,
+                       builder: str | None = None, activate: bool = True) -> ModelEntry:
+        """Add a course's own classifier: a weights file plus a registered architecture name
+        (``resnet18``, ``densenet121``, …), or an importable ``"module:function"`` that builds it.
+
+        The model must take the loaded images and return one row of class scores per
+        image; it is then scored like a trained model (threshold on validation,
+        clinical metrics on test). Nothing changes when any check fails.
+        """
+        data = self.require_data()
+        recipes.TrainingPlan(name=name)  # the same name rules as trained models
+        if (builder is None) == (weights is None):
+            raise InputError("give either a weights file with its architecture (weights=..., arch='resnet18') "
+                             "or a builder 'package.module:function', not both")
+        if weights is not None:
+            if not arch:
+                raise InputError(f"a weights file needs its architecture: one of {list_models()}")
+            model, arch_name = load_user_model(weights, arch), arch
+        else:
+            model, arch_name = build_user_model(builder), f"user:{builder}"
+        model = model.to(self.device).eval()
+        x = data["test" if "test" in data.splits else next(iter(data.splits))].images[:2]
+        try:
+            with torch.no_grad():
+                out = model(x)
+        except Exception as exc:  # noqa: BLE001 — the user's forward may raise anything
+            raise InputError(f"the model cannot take the loaded {data.size}×{data.size} images "
+                             f"({type(exc).__name__}); load the data at the size it expects") from None
+        if out.shape != (len(x), data.num_classes):
+            raise InputError(f"the model returns {tuple(out.shape)} for {len(x)} images; expected "
+                             f"({len(x)}, {data.num_classes}): one score per class ({', '.join(data.class_names)})")
+        entry = ModelEntry(name=name, arch=arch_name, model=model)
+        recipes.score_entry(entry, data)
+        self.add_model(entry, activate)
+        auroc = entry.metrics.get("test", {}).get("auroc", float("nan"))
+        self.message = f"added {name} ({arch_name}): test AUROC {auroc:.3f} at threshold {entry.threshold:.2f}"
+        return entry
 
     def remove_model(self, name: str) -> None:
         if name not in self.models:

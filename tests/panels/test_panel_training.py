@@ -118,3 +118,16 @@ def test_a_stopped_run_continues_as_a_new_run_from_its_weights(state: Experiment
     after = state.model().state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert len(state.models["baseline"].history["epochs"]) == 1 and "baseline: done" in p.status.text
+
+
+def test_bring_your_own_model(state: ExperimentState, tmp_path) -> None:
+    from labkit.models import build_model
+
+    p = TrainingController(state, background=False)
+    p.add_user.click()  # nothing filled in
+    assert p.status.kind == "error" and "either a weights file" in p.status.text and not state.models
+    torch.save(build_model("resnet18").state_dict(), tmp_path / "course.pt")
+    p.user_weights.value, p.user_arch.value, p.user_name.value = str(tmp_path / "course.pt"), "resnet18", "course"
+    p.add_user.click()
+    assert p.status.kind == "ok" and state.active_model == "course", p.status.text
+    assert "Clinical metrics of course" in p.metrics_title.value

@@ -1,0 +1,54 @@
+"""A course's own model in the experiment: from a weights file or a module:function builder."""
+import sys
+
+import pytest
+import torch
+
+from labkit.errors import CheckpointError, InputError
+from labkit.models import build_model
+from labkit.session import ExperimentState
+
+
+@pytest.fixture
+def state(pneumonia28) -> ExperimentState:
+    return ExperimentState(device="cpu", data=pneumonia28)
+
+
+def test_weights_file_plus_architecture(state, tmp_path) -> None:
+    net = build_model("resnet18", num_classes=2)
+    torch.save(net.state_dict(), tmp_path / "course.pt")
+    entry = state.add_user_model("course", weights=tmp_path / "course.pt", arch="resnet18")
+    assert state.active_model == "course" and entry.metrics["test"]["n"] == 624
+    x = state.data["test"].images[:3]
+    with torch.no_grad():
+        assert torch.allclose(state.model()(x), net.eval()(x), atol=1e-5)
+    assert "added course (resnet18): test AUROC" in state.message
+
+
+def test_a_builder_function(state, tmp_path, monkeypatch) -> None:
+    (tmp_path / "course_models.py").write_text(
+        "import torch\n"
+        "def tiny():\n"
+        "    nn = torch.nn\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(4, 2))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = state.add_user_model("tiny", builder="course_models:tiny")
+    assert entry.arch == "user:course_models:tiny" and "tiny" in state.models
+    sys.modules.pop("course_models", None)
+
+
+def test_bad_user_models_change_nothing(state, tmp_path) -> None:
+    wrong = build_model("small_cnn")
+    torch.save(wrong.state_dict(), tmp_path / "wrong.pt")
+    with pytest.raises(CheckpointError):
+        state.add_user_model("x", weights=tmp_path / "wrong.pt", arch="resnet18")
+    with pytest.raises(InputError, match="either a weights file"):
+        state.add_user_model("x")
+    with pytest.raises(InputError, match="needs its architecture"):
+        state.add_user_model("x", weights=tmp_path / "wrong.pt")
+    with pytest.raises(InputError, match="package.module:function"):
+        state.add_user_model("x", builder="no_colon")
+    with pytest.raises(InputError, match="model name"):
+        state.add_user_model("a b", builder="x:y")
+    assert not state.models and state.model_version == 0
