@@ -4,7 +4,7 @@ Pixels are switched between two images in the order of the saliency map, most
 relevant first, and the softmax probability of the target class is recorded:
 
 * deletion: from the image to a filled image (default fill 0.0, mid-gray in
-  labkit's [-1, 1] pixel scale); a low area under the curve means the map put
+  labkit's [-1, 1] pixel scale, converted to the model's normalisation); a low area under the curve means the map put
   first what the model relies on.
 * insertion: from a substrate (default a blurred copy) to the image; high is good.
 
@@ -26,6 +26,7 @@ from torch import nn
 from labkit.errors import InputError
 from labkit.device import model_device
 from labkit.imageops import gaussian_blur
+from labkit.models.spec import describe
 from labkit.evaluate._checks import check_maps, check_positive_int
 from labkit.evaluate.metric import DELETION_AUC, INSERTION_AUC, Metric
 from labkit.validation import check_images, check_targets
@@ -89,7 +90,7 @@ def _substrate(x: torch.Tensor, fill: Fill, blur_sigma: float | None) -> torch.T
 
 def _prepare(model: nn.Module, x: torch.Tensor, target: object, saliency: torch.Tensor, steps: int,
              batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    x = check_images(x, channels=None, name="x")
+    x = check_images(x, name="x", spec=describe(model))
     saliency = check_maps(saliency, name="saliency")
     n, _, h, w = x.shape
     if tuple(saliency.shape) != (n, h, w):
@@ -137,6 +138,9 @@ def _run(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | torch.
         with torch.no_grad():
             x, saliency, t = _prepare(model, x, target, saliency, steps, batch_size)
             other = _substrate(x, fill, blur_sigma)
+            spec = describe(model)
+            if isinstance(fill, (int, float)) and not spec.lab_range:  # a gray level on the [-1, 1] scale
+                other = spec.level(float(fill), x).expand_as(x)
             start, end = (other, x) if insertion else (x, other)
             return _curve(model, start, end, saliency, t, steps, batch_size)
     finally:

@@ -13,7 +13,8 @@ from labkit.device import model_device
 from labkit.evaluate._checks import check_maps, check_positive_int
 from labkit.evaluate.metric import STABILITY, Metric
 from labkit.sanity.similarity import pearson
-from labkit.validation import PIXEL_MAX, PIXEL_MIN, check_images, check_targets
+from labkit.models.spec import describe
+from labkit.validation import check_images, check_targets
 
 MapFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -70,8 +71,8 @@ def stability(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
         A name for :func:`labkit.explain.explain` or a callable
         ``method(model, x, target, **params) -> maps (N, H, W)``.
     sigma:
-        Standard deviation of the Gaussian noise (pixel scale [-1, 1]); noisy
-        images are clamped back to [-1, 1].
+        Standard deviation of the Gaussian noise (pixel scale [-1, 1], converted
+        to the model's normalisation); noisy images are clamped back to its valid range.
     n:
         Noisy copies per image.
     seed:
@@ -93,7 +94,8 @@ def stability(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
     Alvarez-Melis, D., Jaakkola, T. S. (2018). On the Robustness of
     Interpretability Methods. ICML Workshop on Human Interpretability.
     """
-    x = check_images(x, channels=None, name="x")
+    spec = describe(model)
+    x = check_images(x, name="x", spec=spec)
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
         raise InputError(f"sigma must be a number >= 0, got {sigma!r}")
     check_positive_int(n, "n")
@@ -111,7 +113,9 @@ def stability(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
         t = check_targets(target, count, logits.shape[1], device=device)
         gen = torch.Generator().manual_seed(seed)
         noise = torch.randn((count, n, *x.shape[1:]), generator=gen, dtype=x.dtype).to(device) * sigma
-        noisy = (x[:, None] + noise).clamp(PIXEL_MIN, PIXEL_MAX).reshape(count * n, *x.shape[1:])
+        if not spec.lab_range:
+            noise = noise * spec.noise_scale(x)
+        noisy = spec.clamp(x[:, None] + noise).reshape(count * n, *x.shape[1:])
         with torch.no_grad():
             pred_noisy = torch.cat([model(noisy[i:i + batch_size]).argmax(1)
                                     for i in range(0, len(noisy), batch_size)])

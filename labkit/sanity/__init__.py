@@ -8,14 +8,15 @@ on what the model learned. Similarity measures live in
 
 A "layer" is one conv/linear module; the BatchNorm after it is re-initialized
 with it by default (``batchnorm="with_layer"``; ``"keep"`` leaves it trained).
-See :mod:`labkit.sanity.randomization` for the reasons.
+See :mod:`labkit.sanity.randomization` for the reasons. ``blocks=`` randomizes
+named blocks instead (ResNet-18's ``layer4 … conv1``; ``"default"``: the model's plan).
 """
 from labkit.sanity.cascade import CascadeResult, CascadeRow, run_cascade
 from labkit.sanity.labels import train_random_labels
-from labkit.sanity.randomization import (layer_groups, randomization_plan, randomize_layers, randomize_model,
+from labkit.sanity.randomization import (block_groups, layer_groups, randomization_plan, randomize_layers, randomize_model,
                                          reinitialize_)
 from labkit.sanity.similarity import pearson, rankdata, spearman, ssim, topk_overlap
 
-__all__ = ["CascadeResult", "CascadeRow", "run_cascade", "train_random_labels", "layer_groups",
+__all__ = ["CascadeResult", "CascadeRow", "run_cascade", "train_random_labels", "layer_groups", "block_groups",
            "randomization_plan", "randomize_layers", "randomize_model", "reinitialize_", "pearson",
            "rankdata", "spearman", "ssim", "topk_overlap"]

@@ -14,6 +14,7 @@ from torch import nn
 from labkit.errors import InputError
 from labkit.sanity.randomization import BatchNormPolicy, Order, _randomized_copy, randomization_plan
 from labkit.sanity.similarity import spearman, ssim
+from labkit.models.spec import describe
 from labkit.validation import check_images, check_targets
 
 METRICS: tuple[str, ...] = ("spearman_abs", "spearman_signed", "ssim")
@@ -150,7 +151,7 @@ def run_cascade(model: nn.Module, images: torch.Tensor, targets: int | Sequence[
                 method_params: Mapping[str, Mapping[str, Any]] | None = None, seed: int = 0,
                 progress: Callable[[int, int], None] | None = None, *, keep_maps: bool = False,
                 layers: Sequence[str] | None = None, batchnorm: BatchNormPolicy = "with_layer",
-                batch_size: int = 64) -> CascadeResult:
+                batch_size: int = 64, blocks: Sequence[str] | str | None = None) -> CascadeResult:
     """Randomize ``model`` step by step and compare every method's maps with the original.
 
     Parameters
@@ -158,11 +159,11 @@ def run_cascade(model: nn.Module, images: torch.Tensor, targets: int | Sequence[
     model:
         The trained model (not modified; the explanations run on copies in eval mode).
     images, targets:
-        Images ``(N, C, H, W)`` in [-1, 1] and the class explained for each (the
+        Images ``(N, C, H, W)`` as the model takes them (its ``ModelSpec``) and the class explained for each (the
         same class at every step, as in the paper).
     methods:
         Names from :func:`labkit.explain.list_explainers`.
-    order, layers, batchnorm, seed:
+    order, layers, blocks, batchnorm, seed:
         Passed to :func:`labkit.sanity.randomize_layers` (forward order is found
         with ``images[:1]``).
     method_params:
@@ -186,7 +187,7 @@ def run_cascade(model: nn.Module, images: torch.Tensor, targets: int | Sequence[
     ----------
     Adebayo et al. (2018). Sanity Checks for Saliency Maps. NeurIPS, section 3.
     """
-    images = check_images(images, channels=None)
+    images = check_images(images, spec=describe(model))
     if isinstance(methods, str):
         methods = [methods]
     methods = list(methods)
@@ -211,7 +212,7 @@ def run_cascade(model: nn.Module, images: torch.Tensor, targets: int | Sequence[
         num_classes = base(x[:1]).shape[1]
     t = check_targets(targets, x.shape[0], num_classes, device=device)
 
-    plan = randomization_plan(base, order, layers, x[:1], batchnorm)
+    plan = randomization_plan(base, order, layers, x[:1], batchnorm, blocks)
     steps = ((name, _randomized_copy(base, modules, seed)) for name, modules in plan)
     total = (1 + len(plan)) * len(methods)
     rows: list[CascadeRow] = []

@@ -16,6 +16,7 @@ from torch import nn
 
 from labkit.errors import InputError
 from labkit.sanity.randomization import randomize_model
+from labkit.models.spec import describe
 from labkit.validation import check_images
 
 ProgressFn = Callable[[int, int], None]
@@ -93,7 +94,7 @@ def train_random_labels(model: nn.Module, images: torch.Tensor, labels: torch.Te
     Zhang et al. (2017). Understanding deep learning requires rethinking
     generalization. ICLR.
     """
-    images = check_images(images, channels=None)
+    images = check_images(images, spec=describe(model))
     labels = _check_labels(labels, images.shape[0])
     if not 0 < target_acc <= 1:
         raise InputError(f"target_acc must be in (0, 1], got {target_acc}")

@@ -43,6 +43,7 @@ from torch import nn
 
 from labkit.errors import InputError
 from labkit.models.layers import PARAM_LAYER_TYPES, forward_order, parameterized_layers
+from labkit.models.spec import block_names, default_blocks
 
 Order = Literal["cascade", "independent", "bottom_up"]
 BatchNormPolicy = Literal["with_layer", "keep"]
@@ -106,16 +107,51 @@ def reinitialize_(module: nn.Module, seed: int) -> None:
     module.load_state_dict(fresh.state_dict())
 
 
+def block_groups(model: nn.Module, blocks: Sequence[str] | str, example: torch.Tensor | None = None,
+                 batchnorm: BatchNormPolicy = "with_layer") -> list[tuple[str, list[str]]]:
+    """Randomization units that are named blocks (``"layer4"``: every conv/linear layer inside
+    it, with the normalization modules they own), in forward order.
+
+    ``blocks="default"`` takes the model's plan (:func:`labkit.models.default_blocks`:
+    declared by the model, else derived from its module tree). Modules outside every
+    block are never randomized.
+    """
+    if isinstance(blocks, str):
+        blocks = default_blocks(model) if blocks == "default" else [blocks]
+    blocks = list(blocks)
+    if not blocks:
+        raise InputError("blocks is empty; pass None to randomize every conv/linear layer, or 'default'")
+    modules = dict(model.named_modules())
+    unknown = [b for b in blocks if b not in modules or b == ""]
+    if unknown:
+        raise InputError(f"unknown block(s) {unknown}; named blocks of {type(model).__name__}: "
+                         f"{block_names(model)} (its default plan: {default_blocks(model)})")
+    groups = layer_groups(model, example, batchnorm)
+    position = {name: i for i, (name, _) in enumerate(groups)}
+    units = []
+    for block in blocks:
+        inside = [(n, ms) for n, ms in groups if n == block or n.startswith(block + ".")]
+        if not inside:
+            raise InputError(f"block {block!r} holds no conv/linear layer to randomize; choose among "
+                             f"{default_blocks(model)}")
+        units.append((position[inside[0][0]], block, [m for _, ms in inside for m in ms]))
+    return [(block, members) for _, block, members in sorted(units)]
+
+
 def randomization_plan(model: nn.Module, order: Order = "cascade", layers: Sequence[str] | None = None,
                        example: torch.Tensor | None = None,
-                       batchnorm: BatchNormPolicy = "with_layer") -> list[tuple[str, list[str]]]:
+                       batchnorm: BatchNormPolicy = "with_layer",
+                       blocks: Sequence[str] | str | None = None) -> list[tuple[str, list[str]]]:
     """The steps :func:`randomize_layers` will take, without building any model.
 
-    Returns ``[(layer_name, [every module re-initialized at this step]), ...]``.
+    Returns ``[(layer_or_block_name, [every module re-initialized at this step]), ...]``.
     """
     if order not in ORDERS:
         raise InputError(f"order must be one of {list(ORDERS)}, got {order!r}")
-    groups = layer_groups(model, example, batchnorm)
+    if blocks is not None and layers is not None:
+        raise InputError("pass either layers (conv/linear layers) or blocks (named blocks), not both")
+    groups = layer_groups(model, example, batchnorm) if blocks is None else block_groups(model, blocks, example,
+                                                                                          batchnorm)
     if layers is not None:
         if isinstance(layers, str):
             layers = [layers]
@@ -137,7 +173,8 @@ def randomization_plan(model: nn.Module, order: Order = "cascade", layers: Seque
 
 def randomize_layers(model: nn.Module, order: Order = "cascade", seed: int = 0,
                      layers: Sequence[str] | None = None, example: torch.Tensor | None = None,
-                     batchnorm: BatchNormPolicy = "with_layer") -> Iterator[tuple[str, nn.Module]]:
+                     batchnorm: BatchNormPolicy = "with_layer",
+                     blocks: Sequence[str] | str | None = None) -> Iterator[tuple[str, nn.Module]]:
     """Yield ``(layer_name, randomized_model)``, one step per layer.
 
     Parameters
@@ -161,6 +198,11 @@ def randomize_layers(model: nn.Module, order: Order = "cascade", seed: int = 0,
     batchnorm:
         ``"with_layer"`` (default): normalization modules are re-initialized with
         the conv/linear layer before them. ``"keep"``: they stay trained.
+    blocks:
+        Named blocks to randomize as units instead of single layers, e.g. the
+        lecture notes' ``["conv1", "layer1", "layer2", "layer3", "layer4"]`` for
+        ResNet-18 (a cascade runs ``layer4 … conv1``), or ``"default"`` for the
+        model's plan (see :func:`block_groups`).
 
     Yields
     ------
@@ -168,7 +210,7 @@ def randomize_layers(model: nn.Module, order: Order = "cascade", seed: int = 0,
         The name of the layer randomized at this step and the randomized copy.
         Arguments are checked when this function is called, not at the first step.
     """
-    plan = randomization_plan(model, order, layers, example, batchnorm)
+    plan = randomization_plan(model, order, layers, example, batchnorm, blocks)
     return ((name, _randomized_copy(model, modules, seed)) for name, modules in plan)
 
 
