@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,12 +18,11 @@ from typing import Iterator
 
 import pytest
 
+from harness import stop_group
 from labkit.commands.app import notebook_path, voila_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_NOTEBOOK = REPO_ROOT / "labkit" / "notebooks" / "lab_app.ipynb"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SERVER_START_TIMEOUT = 60.0
 
 
@@ -71,23 +69,4 @@ def voila_app(tmp_path: Path, data_dir: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the server's process group (Voilà and its kernels); kill it if it lingers."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    else:  # the server is gone; make sure no kernel of its group survives
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_group(proc)

@@ -18,8 +18,8 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from hubharness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, start_training, status_text,
-                        wait_trained, wait_usable)
+from harness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, rss_mb, start_training,
+                     status_text, wait_trained, wait_usable)
 from labkit.cli import main as labkit_main
 from labkit.hub import LocalHub
 
@@ -81,6 +81,8 @@ def test_two_students_train_at_once_and_see_only_their_own_models(students: dict
     for page in (alice, bob):
         assert "lecture_cnn" in status_text(page), status_text(page)  # the shared checkpoint loaded
         assert "⚠" not in status_text(page)
+    homes = students["homes"]
+    idle = {u: round(rss_mb(kernels_of(h)[0])) for u, h in homes.items()}
     start_training(alice, "alice_cnn")
     start_training(bob, "bob_cnn")
     t0 = time.monotonic()
@@ -90,8 +92,9 @@ def test_two_students_train_at_once_and_see_only_their_own_models(students: dict
         html = page.content()
         assert own in html and other not in html
         assert "Traceback" not in page.inner_text("body")
-    homes = students["homes"]
     assert len(kernels_of(homes["alice"])) == 1 and len(kernels_of(homes["bob"])) == 1
+    after = {u: round(rss_mb(kernels_of(h)[0])) for u, h in homes.items()}
+    print(f"kernel RSS MB idle {idle}, after training {after}")
 
 
 def test_a_killed_kernel_reopens_on_reload_and_leaves_the_other_student_alone(students: dict) -> None:

@@ -35,6 +35,7 @@ def test_written_config_loads_with_every_class_setting(tmp_path: Path) -> None:
     env = c.Spawner.environment
     assert env["LABKIT_APP_CHECKPOINT"] == "/srv/labkit/lecture" and env["LABKIT_DATA_DIR"] == "/srv/labkit/data"
     assert env["LABKIT_APP_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
+    assert env["MALLOC_MMAP_THRESHOLD_"] == "131072"  # freed tensors go back to the system
     assert c.Spawner.cpu_limit == 2.0 and c.Spawner.mem_limit == 1536 * 2**20
     (culler,) = c.JupyterHub.services
     assert culler["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=1800", "--cull-every=30"]

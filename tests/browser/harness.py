@@ -1,4 +1,5 @@
-"""Browser-side helpers for a class on a :class:`labkit.hub.LocalHub` (the hub test and bench_class).
+"""Helpers of the browser tests and ``benchmarks/bench_class.py``: Chromium's flags, stopping a
+server's process group, and a class on a :class:`labkit.hub.LocalHub`.
 
 Students log in through the hub's login page (DummyAuthenticator) and land on the
 Voilà lecture app; :func:`train` drives its training tab. Selectors are the app's
@@ -6,6 +7,9 @@ Voilà lecture app; :func:`train` drives its training tab. Selectors are the app
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,6 +23,19 @@ TRAINING_ENV = {"LABKIT_APP_SUBSET": "128", "LABKIT_APP_EPOCHS": "1", "LABKIT_AP
                 "LABKIT_APP_DATASET": "pneumoniamnist"}
 APP_READY = ("() => { const h = document.querySelector('.labkit-header'), s = document.querySelector('.labkit-status');"
              " return h && s && /model/.test(h.innerText) && s.innerText.trim().length > 0; }")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Terminate a server's process group (server and kernels); kill it if it lingers."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM if proc.poll() is None else signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def class_options(folder: Path, checkpoint: Path | str, data_dir: Path | str, **kw: object) -> HubOptions:
