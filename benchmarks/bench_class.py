@@ -40,6 +40,10 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]
 
 
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def lecture_checkpoint(folder: Path, data_dir: str) -> Path:
     """The pre-trained baseline and shortcut models (labkit.zoo, cached) as one checkpoint folder."""
     from labkit.state import ExperimentState
@@ -82,7 +86,9 @@ def one_round(n: int, checkpoint: Path, data_dir: str, subset: int, browser) -> 
             login.append(time.monotonic() - t0)
         time.sleep(2)
         homes = [folder / "home" / u for u in users]
-        idle = [memory_mb(kernels_of(h)[0]) for h in homes]
+        kernels = [kernels_of(h)[0] for h in homes]
+        idle = [memory_mb(k) for k in kernels]
+        servers = [memory_mb(parent_pid(k)) for k in kernels]
         for page, user in zip(pages, users):
             start_training(page, f"{user}_cnn")
         t1 = time.monotonic()
@@ -95,7 +101,7 @@ def one_round(n: int, checkpoint: Path, data_dir: str, subset: int, browser) -> 
         fixed = hub_process_mb(hub)
         for c in contexts:
             c.close()
-    return {"n": n, "login": login, "train": train, "idle": idle, "after": after, "fixed": fixed}
+    return {"n": n, "login": login, "train": train, "idle": idle, "after": after, "servers": servers, "fixed": fixed}
 
 
 def main() -> None:
@@ -124,6 +130,9 @@ def main() -> None:
     for r in rows[1:]:
         print(f"{r['n']} users: training {mean(r['train']) / mean(base['train']):.2f}× and login "
               f"{mean(r['login']) / mean(base['login']):.2f}× the single-user time")
+    srv = rows[-1]["servers"]
+    print(f"user's Jupyter server (without its kernel) RSS / USS MB: {mean(m[0] for m in srv):.0f} / "
+          f"{mean(m[1] for m in srv):.0f}")
     print("hub and proxy RSS MB:", {k: round(v) for k, v in rows[-1]["fixed"].items()})
 
 

@@ -48,7 +48,7 @@ def class_options(folder: Path, checkpoint: Path | str, data_dir: Path | str, **
 def begin_login(context: BrowserContext, hub_url: str, user: str) -> Page:
     """Open the hub's login page and submit ``user``; returns without waiting for the server."""
     page = context.new_page()
-    page.goto(hub_url + "hub/login", wait_until="domcontentloaded", timeout=30_000)
+    page.goto(hub_url + "hub/login", wait_until="domcontentloaded", timeout=60_000)
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", "any")
     page.click("[type=submit]", no_wait_after=True)

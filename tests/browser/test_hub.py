@@ -101,7 +101,7 @@ def test_a_killed_kernel_reopens_on_reload_and_leaves_the_other_student_alone(st
     alice, bob = students["pages"]["alice"], students["pages"]["bob"]
     (victim,) = kernels_of(students["homes"]["alice"])
     os.kill(victim, signal.SIGKILL)
-    alice.reload(wait_until="domcontentloaded")
+    alice.reload(wait_until="commit", timeout=120_000)  # Voilà runs the notebook before the page is complete
     wait_usable(alice)
     text = status_text(alice)
     assert "lecture_cnn" in text and "⚠" not in text, text  # a fresh kernel, the shared models back

@@ -89,6 +89,7 @@ def cell(page: Page, text: str) -> Locator:
     """The one code cell whose source contains ``text``."""
     found = page.locator(".jp-Notebook .jp-CodeCell").filter(
         has=page.locator(".jp-InputArea .cm-content", has_text=text))
+    found.first.wait_for(state="attached", timeout=30_000)
     assert found.count() == 1, f"expected one code cell containing {text!r}, found {found.count()}"
     return found
 
