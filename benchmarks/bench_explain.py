@@ -223,7 +223,8 @@ def main() -> None:
     captum, loops = captum_fns(model), loop_fns(model)
     captum["scorecam"] = loops["scorecam"]  # reference for Score-CAM: per-mask loop
 
-    print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}, "
+    print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()} "
+          f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
           f"SmallCNN(width={WIDTH}) at {SIZE}×{SIZE}; labkit channels_last={args.channels_last}; "
           "times in ms (median); "
           f"load average before {os.getloadavg()[0]:.1f}")

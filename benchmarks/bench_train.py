@@ -64,7 +64,8 @@ def load_average() -> str:
 
 def header(device: torch.device, precision: str) -> None:
     settings = MixedPrecision.resolve(precision, device)
-    print(f"torch {torch.__version__} on {device}; {torch.get_num_threads()} intra-op threads; "
+    print(f"torch {torch.__version__} on {device}; {torch.get_num_threads()} intra-op threads "
+          f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}); "
           f"{os.cpu_count()} CPUs; CPU capability {torch.backends.cpu.get_cpu_capability()}; "
           f"precision {precision} → {settings.name}{' + channels_last' if settings.channels_last else ''}; "
           f"load average {load_average()}")
