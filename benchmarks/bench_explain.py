@@ -1,7 +1,7 @@
 """Latency of labkit.explain vs captum vs a plain per-sample loop.
 
 Run: ``python benchmarks/bench_explain.py [--device cpu] [--repeats 5] [--threads N]
-[--methods gradient,smoothgrad] [--no-loop] [--channels-last]``
+[--methods gradient,smoothgrad] [--no-loop] [--channels-last] [--clock wall|cpu]``
 
 SmallCNN (width 16) at 64×64, one image and a batch of 64. For each method the
 three implementations run in the same process, each timed as the median of a
@@ -172,14 +172,17 @@ LABKIT_PARAMS: dict[str, dict[str, object]] = {
 
 
 # ----------------------------------------------------------------- timing
-def _once(fn: Fn, x: torch.Tensor, t: torch.Tensor) -> float:
-    start = time.perf_counter()
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _once(fn: Fn, x: torch.Tensor, t: torch.Tensor, clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     fn(x, t)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def time_interleaved(fns: dict[str, Fn], x: torch.Tensor, t: torch.Tensor, repeats: int,
-                     budget_s: float = 25.0) -> dict[str, float]:
+                     budget_s: float = 25.0, clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Median seconds per implementation.
 
     Calls are interleaved (labkit, reference, loop, labkit, ...) so that load
@@ -188,14 +191,14 @@ def time_interleaved(fns: dict[str, Fn], x: torch.Tensor, t: torch.Tensor, repea
     calls (over 1 s), where it counts as a sample; slow implementations are
     repeated fewer times (at least once, within ``budget_s``) to keep the run short.
     """
-    first = {k: _once(fn, x, t) for k, fn in fns.items()}
+    first = {k: _once(fn, x, t, clock) for k, fn in fns.items()}
     times: dict[str, list[float]] = {k: [v] if v > 1.0 else [] for k, v in first.items()}
     # fast calls (a few ms) get up to 200 samples: their medians need many to be stable
     wanted = {k: max(1, min(max(repeats, int(0.5 / v)), 200, int(budget_s / v))) for k, v in first.items()}
     while any(len(times[k]) < wanted[k] for k in fns):
         for k, fn in fns.items():
             if len(times[k]) < wanted[k]:
-                times[k].append(_once(fn, x, t))
+                times[k].append(_once(fn, x, t, clock))
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -207,6 +210,9 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(list_explainers()), help="comma-separated methods (default all)")
     ap.add_argument("--no-loop", action="store_true", help="skip the per-sample loop column (the slowest)")
     ap.add_argument("--channels-last", action="store_true", help="labkit's opt-in channels-last explainer calls")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="wall time (default) or this process's CPU time, which other processes' load does not "
+                         "inflate (with --threads 1 it is the work done)")
     args = ap.parse_args()
     unknown = sorted(set(args.methods.split(",")) - set(list_explainers()))
     if unknown:
@@ -226,7 +232,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()} "
           f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
           f"SmallCNN(width={WIDTH}) at {SIZE}×{SIZE}; labkit channels_last={args.channels_last}; "
-          "times in ms (median); "
+          f"{args.clock} times in ms (median); "
           f"load average before {os.getloadavg()[0]:.1f}")
     head = f"{'method':<22}{'N':>4}{'labkit':>10}{'captum':>10}{'loop':>10}{'captum/lk':>11}{'loop/lk':>9}"
     print(head + "\n" + "-" * len(head))
@@ -241,7 +247,7 @@ def main() -> None:
         if name in loops and not args.no_loop:
             fns["loop"] = loops[name]
         for n in (1, BATCH):
-            res = time_interleaved(fns, x64[:n], t64[:n], args.repeats)
+            res = time_interleaved(fns, x64[:n], t64[:n], args.repeats, clock=CLOCKS[args.clock])
             lk, ref, lp = res["labkit"], res.get("captum", math.nan), res.get("loop", math.nan)
             print(f"{name:<22}{n:>4}{lk * 1e3:>10.1f}{ref * 1e3:>10.1f}{lp * 1e3:>10.1f}"
                   f"{ref / lk:>11.2f}{lp / lk:>9.2f}")

@@ -30,7 +30,7 @@ def default_cam_layer(model: nn.Module) -> str:
     ``ReLU(Σ_k α_k A^k)`` vanish everywhere, so the block output is preferred.
     """
     name = getattr(model, "cam_layer", None)
-    return name if isinstance(name, str) and name in dict(model.named_modules()) else last_conv_layer(model)
+    return name if isinstance(name, str) and _submodule(model, name) is not None else last_conv_layer(model)
 
 
 def cam_layer_choices(model: nn.Module) -> list[str]:
@@ -42,10 +42,21 @@ def cam_layer_choices(model: nn.Module) -> list[str]:
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:
     """The submodule called ``name``; the error lists valid conv layer names."""
-    modules = dict(model.named_modules())
-    if name not in modules or name == "":
+    layer = _submodule(model, name) if isinstance(name, str) else None
+    if layer is None:
         raise InputError(f"unknown layer {name!r}; conv layers of this model: {list(conv_layers(model))}")
-    return modules[name]
+    return layer
+
+
+def _submodule(model: nn.Module, name: str) -> nn.Module | None:
+    """The submodule at dotted path ``name`` (not the model itself), or ``None``.
+    Walks only that path: explainers look their layer up on every call."""
+    if not name:
+        return None
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        return None
 
 
 def parameterized_layers(model: nn.Module, example: torch.Tensor | None = None) -> list[tuple[str, nn.Module]]:
