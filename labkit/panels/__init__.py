@@ -15,6 +15,7 @@ all in tabs (the Voilà lecture app).
 from labkit.panels.app import LabApp
 from labkit.panels.base import Coalescer, Panel, StatusLine, guarded, reporting
 from labkit.panels.cascade import CascadeViewer, lesson_caption
+from labkit.panels.compare import CompareView
 from labkit.panels.counterfactual import CounterfactualViewer
 from labkit.panels.evaluation import EvaluationPanel
 from labkit.panels.explainer import ExplainerSelector
@@ -23,7 +24,7 @@ from labkit.panels.marker import MarkerEditor
 from labkit.panels.picker import ImagePicker, upload_entry
 from labkit.panels.training import TrainingController
 
-__all__ = ["LabApp", "Coalescer", "Panel", "StatusLine", "guarded", "reporting", "CascadeViewer", "lesson_caption",
+__all__ = ["LabApp", "Coalescer", "Panel", "StatusLine", "guarded", "reporting", "CascadeViewer", "lesson_caption", "CompareView",
            "CounterfactualViewer",
            "EvaluationPanel", "ExplainerSelector", "upload_entry", "ImagePicker", "JobPanel", "MarkerEditor",
            "TrainingController"]

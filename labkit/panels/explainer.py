@@ -24,6 +24,7 @@ from traitlets import link
 from labkit.errors import InputError, one_line
 from labkit.explain import get_explainer
 from labkit.panels.base import STYLE, Coalescer, Panel, StatusLine, png_image
+from labkit.panels.compare import CompareView
 from labkit.panels.controls import method_select, param_values, param_widget, update_layer_widget
 from labkit.panels.legend import MapLegend
 from labkit.panels.picker import ImagePicker
@@ -87,7 +88,7 @@ class ExplainerSelector(Panel):
         display = W.VBox([self.mode, self.scale_mode, self.opacity])
         self.body = W.VBox([W.HBox([picker, model_box], layout=W.Layout(flex_flow="row wrap")),
                             W.HBox([self.methods, display], layout=W.Layout(flex_flow="row wrap")),
-                            self.legend.widget, self.grid])
+                            self.legend.widget, self.grid, self._compare_section(state)])
 
         self._error = ""
         self._user_asked = False
@@ -105,6 +106,13 @@ class ExplainerSelector(Panel):
         self._target_link = link((state.selection, "target"), (self.target, "value"))
         self._state_models({})
         self._methods_changed({})
+
+    def _compare_section(self, state: ExperimentState) -> W.Accordion:
+        """Where two methods agree and disagree over several images (a collapsed section)."""
+        self.compare = CompareView(state, self.status)
+        section = W.Accordion(children=[self.compare.widget], selected_index=None)
+        section.set_title(0, "Compare two methods over several images")
+        return section
 
     # ---- public ------------------------------------------------------------------------
     @property
@@ -203,6 +211,7 @@ class ExplainerSelector(Panel):
 
     # ---- rendering -------------------------------------------------------------------------
     def close(self) -> None:
+        self.compare.close()
         self._target_link.unlink()
         self.picker.close()
         super().close()

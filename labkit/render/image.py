@@ -219,3 +219,11 @@ def cascade_grid(result: object, images: object, image: int = 0, scale: int = 2,
             for method in result.methods]  # type: ignore[attr-defined]
     return tile_grid(rows, row_labels=list(labels or result.methods),  # type: ignore[attr-defined]
                      col_labels=result.layers)  # type: ignore[attr-defined]
+
+
+def comparison_grid(images: object, maps_a: object, maps_b: object, order: Sequence[int],
+                    row_labels: Sequence[str], col_labels: Sequence[str], scale: int = 2) -> np.ndarray:
+    """Rows in ``order``: the image, then each method's map of it (each map on its own scale)."""
+    rows = [[compose(images[i], mask=None, scale=scale), compose(images[i], maps_a[i], alpha=0.75, scale=scale),  # type: ignore[index]
+             compose(images[i], maps_b[i], alpha=0.75, scale=scale)] for i in order]  # type: ignore[index]
+    return tile_grid(rows, row_labels=list(row_labels), col_labels=list(col_labels))

@@ -7,7 +7,7 @@ hands one in, which is how Cancel works).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 
 from labkit.data import MarkerSpec
 from labkit.errors import InputError
+from labkit.evaluate import AgreementMatrix, agreement, agreement_matrix, method_maps
 from labkit.evaluate import deletion_curve, insertion_curve, pointing_game, region_fraction, stability, topk_iou
 from labkit.explain import explain
 from labkit.sanity import CascadeResult
@@ -119,3 +120,40 @@ def cascade_verdicts(result: CascadeResult, threshold: float = SAME_THRESHOLD) -
     for m, p in similarity_profile(result).items():
         out[m] = "undefined" if not np.isfinite(p["mean"]) else "fails" if p["mean"] >= threshold else "passes"
     return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two methods side by side over the same images, and the agreement matrix of all compared methods.
+
+    ``order`` lists image positions from the strongest agreement of ``pair`` to the
+    strongest disagreement; ``scores`` are the per-image ``metric`` values.
+    """
+
+    images: torch.Tensor
+    indices: list[int]
+    pair: tuple[str, str]
+    maps: dict[str, torch.Tensor]
+    metric: str
+    scores: torch.Tensor
+    order: list[int]
+    matrix: AgreementMatrix
+
+
+def compare_methods(model: torch.nn.Module, x: torch.Tensor, target: int, pair: tuple[str, str],
+                    others: Sequence[str] = (), metric: str = "spearman", indices: Sequence[int] | None = None,
+                    report: Report = None) -> Comparison:
+    """Where ``pair`` agree and disagree on the images ``x`` (the Carpentries comparison), plus the
+    agreement matrix of ``pair`` and ``others``."""
+    if len(set(pair)) != 2:
+        raise InputError(f"choose two different methods to compare, got {list(pair)}")
+    methods = list(dict.fromkeys([*pair, *others]))
+    maps = {}
+    for k, m in enumerate(methods):
+        maps.update(method_maps(model, x, target, [m]))
+        if report:
+            report(k + 1, len(methods))
+    pair_agreement = agreement(maps[pair[0]], maps[pair[1]])
+    return Comparison(x.detach().cpu(), list(indices) if indices is not None else list(range(len(x))), tuple(pair),
+                      maps, metric, pair_agreement.score(metric), pair_agreement.order(metric),
+                      agreement_matrix(maps, metric))

@@ -173,11 +173,16 @@ class Selection(HasTraits):
         if self.custom_image is not None:
             return self.custom_image, None
         split = self.experiment.require_data()[self.split]
+        dev_idx = torch.as_tensor(self.positions(n, same_class), device=split.images.device)
+        return split.images[dev_idx], None if split.masks is None else split.masks[dev_idx]
+
+    def positions(self, n: int, same_class: bool = False) -> list[int]:
+        """Indices of :meth:`batch`'s images in the selected split."""
+        split = self.experiment.require_data()[self.split]
         order = torch.cat([torch.arange(self.image_index, len(split)), torch.arange(0, self.image_index)])
         if same_class:
             order = order[split.labels.cpu()[order] == self.target]
         idx = order[: int(n)]
         if len(idx) == 0:
             raise InputError(f"the {self.split} split has no image of class {self.target}")
-        dev_idx = idx.to(split.images.device)
-        return split.images[dev_idx], None if split.masks is None else split.masks[dev_idx]
+        return idx.tolist()
