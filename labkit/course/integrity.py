@@ -19,6 +19,8 @@ import torch
 MODULES = ("builtins", "math", "json", "os", "copy", "contextlib", "warnings", "torch", "torch.nn.functional",
            "torch.autograd", "torch.linalg", "numpy", "labkit")
 CLASSES = (torch.Tensor, torch.nn.Module)
+#: Class attributes Python itself caches on first use (``copy``/``pickle`` set ``__slotnames__``).
+LAZY = frozenset({"__slotnames__"})
 
 Key = tuple[str, ...]
 
@@ -29,6 +31,8 @@ def _ours(name: str) -> bool:
 
 def _members(prefix: Key, namespace: dict) -> Iterator[tuple[Key, int]]:
     for name, value in list(namespace.items()):
+        if name in LAZY:
+            continue
         yield (*prefix, name), id(value)
         code = getattr(value, "__code__", None)
         if isinstance(code, types.CodeType):
