@@ -1,0 +1,116 @@
+"""Every explainer on torchvision's ResNet-18 with RGB input, labkit vs captum (or
+pytorch-grad-cam for the CAMs captum lacks) in the same run; and fine-tuning
+ResNet-18 on PneumoniaMNIST.
+
+Run: ``python benchmarks/bench_anymodel.py [--size 224] [--batch 16] [--methods gradient,gradcam]
+[--repeats 3] [--device auto] [--finetune] [--epochs 3] [--subset N]``
+
+The explainers run on ``labkit.models.ResNet18(in_channels=3)`` (random weights:
+speed does not depend on them) at ``size``×``size``, one image and a batch of
+``batch``; each cell is the median of interleaved calls (``bench_explain.time_interleaved``).
+Occlusion uses a 32-px patch with stride 16 at 224 px (scaled with the size).
+``--finetune`` trains ResNet-18 at 64 px for ``epochs`` epochs with
+``labkit train``'s path and prints the time and the test AUROC.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bench_explain as be  # noqa: E402
+from pytorch_grad_cam import GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM  # noqa: E402
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+
+from labkit.device import resolve_device  # noqa: E402
+from labkit.explain import explain, get_explainer, list_explainers  # noqa: E402
+from labkit.models import ResNet18  # noqa: E402
+
+PGC = {"gradcam_pp": GradCAMPlusPlus, "scorecam": ScoreCAM, "layercam": LayerCAM, "hirescam": HiResCAM}
+
+
+def reference_fns(model: torch.nn.Module, patch: int, stride: int) -> dict[str, be.Fn]:
+    """captum where it has the method, pytorch-grad-cam for the other CAMs."""
+    be.PATCH, be.STRIDE = patch, stride
+    fns = be.captum_fns(model)
+    layer = be.cam_layer(model)
+    for name, cls in PGC.items():
+        def run(x: torch.Tensor, t: torch.Tensor, cls: type = cls) -> object:
+            with cls(model=model, target_layers=[layer]) as cam:
+                cam.batch_size = 64
+                return cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in t])
+        fns[name] = run
+    return fns
+
+
+def bench_explainers(args: argparse.Namespace, device: torch.device) -> None:
+    torch.manual_seed(0)
+    model = ResNet18(in_channels=3).to(device).eval()
+    patch, stride = max(4, args.size // 7), max(2, args.size // 14)
+    refs = reference_fns(model, patch, stride)
+    params = dict(be.LABKIT_PARAMS, occlusion={"patch": patch, "stride": stride, "fill": 0.0})
+    methods = args.methods.split(",") if args.methods else [m for m in list_explainers()
+                                                            if not get_explainer(m).needs]
+    print(f"ResNet-18, 3×{args.size}×{args.size}, device {device}, torch threads {torch.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"{'method':<22}{'N':>4}{'labkit s':>11}{'reference s':>13}{'ref / labkit':>14}  reference")
+    for n in (1, args.batch):
+        x = torch.rand(n, 3, args.size, args.size, device=device) * 2 - 1
+        t = torch.randint(0, 2, (n,), device=device)
+        for m in methods:
+            fns = {"labkit": lambda x, t, m=m: explain(model, x, t, m, **params.get(m, {}))}
+            if m in refs:
+                fns["reference"] = refs[m]
+            times = be.time_interleaved(fns, x, t, args.repeats)
+            ref = times.get("reference")
+            ratio = f"{ref / times['labkit']:.2f}×" if ref else "—"
+            who = "pytorch-grad-cam" if m in PGC else ("captum" if ref else "none")
+            print(f"{m:<22}{n:>4}{times['labkit']:>11.3f}{(ref or float('nan')):>13.3f}{ratio:>14}  {who}",
+                  flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def bench_finetune(args: argparse.Namespace) -> None:
+    from labkit.session import ExperimentState, TrainingPlan
+    from labkit.train import TrainConfig
+
+    state = ExperimentState(device=args.device)
+    state.load_data("pneumoniamnist", 64, os.environ.get("LABKIT_DATA_DIR"), download=False)
+    plan = TrainingPlan(name="resnet18", arch="resnet18", variant="clean",
+                        config=TrainConfig(epochs=args.epochs, seed=0), subset=args.subset)
+    print(f"fine-tuning ResNet-18 at 64 px, {args.epochs} epochs, subset {args.subset or 'all'}, "
+          f"device {state.device}, load average {os.getloadavg()[0]:.2f}")
+    start = time.perf_counter()
+    state.train(plan, background=False)
+    entry = state.models["resnet18"]
+    print(f"time {time.perf_counter() - start:.1f} s · test AUROC {entry.clinical('test').auroc:.4f} · "
+          f"load average {os.getloadavg()[0]:.2f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--methods", default="", help="comma-separated (default: every method runnable from the model)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--finetune", action="store_true", help="also fine-tune ResNet-18 on PneumoniaMNIST")
+    p.add_argument("--only-finetune", action="store_true")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--subset", type=int, default=None, help="training images (default: all)")
+    args = p.parse_args()
+    if not args.only_finetune:
+        bench_explainers(args, resolve_device(args.device))
+    if args.finetune or args.only_finetune:
+        bench_finetune(args)
+
+
+if __name__ == "__main__":
+    main()
