@@ -8,7 +8,7 @@ one training run's time (Start → metrics on screen), and the kernel's memory (
 and USS = the pages only that kernel holds) when idle with the pre-trained models and
 after the training. Also the hub's and the proxy's own memory.
 
-Usage: LABKIT_DATA_DIR=... python benchmarks/bench_class.py [--users 1 2 4] [--subset 1000]
+Usage: LABKIT_DATA_DIR=... python benchmarks/bench_class.py [--users 1 2 4] [--subset 1000] [--glibc-defaults]
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from harness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, star
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from labkit.hub import LocalHub  # noqa: E402
+from labkit.hub.config import MALLOC_ENV  # noqa: E402
 from labkit.hub.local import _descendants  # noqa: E402
 
 
@@ -46,8 +47,8 @@ def parent_pid(pid: int) -> int:
 
 def lecture_checkpoint(folder: Path, data_dir: str) -> Path:
     """The pre-trained baseline and shortcut models (labkit.zoo, cached) as one checkpoint folder."""
-    from labkit.state import ExperimentState
-    from labkit.zoo import pretrained_entry
+    from labkit.session import ExperimentState
+    from labkit.session.zoo import pretrained_entry
 
     state = ExperimentState(device="cpu")
     state.load_data("pneumoniamnist", size=64, data_dir=data_dir, download=False)
@@ -71,10 +72,12 @@ def hub_process_mb(hub: LocalHub) -> dict[str, float]:
     return out
 
 
-def one_round(n: int, checkpoint: Path, data_dir: str, subset: int, browser) -> dict:
+def one_round(n: int, checkpoint: Path, data_dir: str, subset: int, browser, glibc_defaults: bool = False) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"bench-class-{n}-"))
-    options = class_options(folder, checkpoint, data_dir, cull_server=0,
-                            extra_env={"LABKIT_APP_SUBSET": str(subset), "LABKIT_APP_WIDTH": "16"})
+    env = {"LABKIT_APP_SUBSET": str(subset), "LABKIT_APP_WIDTH": "16"}
+    if glibc_defaults:  # an empty value drops the setting from the users' environment
+        env.update({k: "" for k in MALLOC_ENV})
+    options = class_options(folder, checkpoint, data_dir, cull_server=0, extra_env=env)
     with LocalHub(folder, options) as hub:
         users = [f"student{i}" for i in range(1, n + 1)]
         contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in users]
@@ -108,6 +111,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--subset", type=int, default=1000, help="training images of the timed run (1 epoch, width 16)")
+    p.add_argument("--glibc-defaults", action="store_true",
+                   help="run the kernels without labkit's malloc settings (to measure what they save)")
     args = p.parse_args()
     data_dir = os.environ.get("LABKIT_DATA_DIR") or str(REPO.parent / "shared" / "data")
     checkpoint = lecture_checkpoint(Path(tempfile.mkdtemp(prefix="bench-class-ckpt-")), data_dir)
@@ -115,7 +120,7 @@ def main() -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         for n in args.users:
-            rows.append(one_round(n, checkpoint, data_dir, args.subset, browser))
+            rows.append(one_round(n, checkpoint, data_dir, args.subset, browser, args.glibc_defaults))
             print(f"round of {n} done; load average {os.getloadavg()[0]:.1f}", flush=True)
         browser.close()
     mean = statistics.mean

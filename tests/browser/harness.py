@@ -68,7 +68,7 @@ def status_text(page: Page) -> str:
 def start_training(page: Page, name: str) -> None:
     """Name the model and press Start in the training tab."""
     page.get_by_text("1 · Train", exact=True).click()
-    box = page.get_by_label("model name")
+    box = page.get_by_label("model name").filter(visible=True).first  # the form of the training run
     box.fill(name)
     box.press("Enter")
     page.click(".labkit-train-start")
