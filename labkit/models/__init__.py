@@ -5,12 +5,12 @@ from labkit.models.layers import (cam_layer_choices, conv_layers, default_cam_la
                                   parameterized_layers)
 from labkit.models.registry import MODELS, build_model, list_models
 from labkit.models.resnet import SmallResNet
-from labkit.models.spec import ModelSpec, attach_spec, block_names, default_blocks, describe
+from labkit.models.spec import ModelSpec, attach_spec, block_names, default_blocks, describe, to_model_input
 from labkit.models.torchvision_models import DenseNet121, ResNet18
 from labkit.models.tutorial import TutorialCNN
 from labkit.models.user import build_user_model, check_model, load_user_model
 
 __all__ = ["SmallCNN", "SmallResNet", "TutorialCNN", "MODELS", "build_model", "list_models", "conv_layers",
            "get_layer", "last_conv_layer", "default_cam_layer", "cam_layer_choices", "parameterized_layers",
-           "ModelSpec", "describe", "attach_spec", "default_blocks", "block_names", "ResNet18", "DenseNet121",
+           "ModelSpec", "describe", "to_model_input", "attach_spec", "default_blocks", "block_names", "ResNet18", "DenseNet121",
            "load_user_model", "build_user_model", "check_model"]

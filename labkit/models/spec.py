@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from labkit.errors import InputError
@@ -232,3 +233,33 @@ def default_blocks(model: nn.Module) -> list[str]:
 
 def _param_children(module: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     return [(prefix + n, m) for n, m in module.named_children() if any(True for _ in m.parameters())]
+
+
+def to_model_input(images: torch.Tensor, spec: ModelSpec, size: int | None = None) -> torch.Tensor:
+    """Pixels of any size, grayscale or RGB, as the model with ``spec`` takes them.
+
+    ``images`` are ``(H, W)``, ``(N, H, W)`` or ``(N, C, H, W)`` with ``C`` 1 or 3,
+    as uint8 (0–255) or floats in [0, 1]. They are resized bilinearly to ``size``
+    (default the spec's ``image_size``; ``None`` in both keeps the size), turned to
+    the model's channels (RGB → gray as the channel mean, gray → RGB by repetition)
+    and normalised with its mean and std. Returns float32 ``(N, C, size, size)``.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() not in (2, 3, 4) or images.numel() == 0:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise InputError(f"images must be a tensor (H, W), (N, H, W) or (N, C, H, W), got {shape}")
+    x = images.reshape(1, 1, *images.shape) if images.dim() == 2 else images[:, None] if images.dim() == 3 else images
+    if x.shape[1] not in (1, 3):
+        raise InputError(f"images must have 1 (grayscale) or 3 (RGB) channels, got {x.shape[1]} in {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        x = x.float() / 255
+    elif not torch.is_floating_point(x) or not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise InputError("images must be uint8 (0–255) or finite floats in [0, 1] (pixels before normalisation)")
+    x = x.float()
+    size = size or spec.image_size
+    if size is not None and tuple(x.shape[-2:]) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    if x.shape[1] != spec.in_channels:
+        x = x.mean(1, keepdim=True) if spec.in_channels == 1 else x.expand(-1, spec.in_channels, -1, -1)
+    mean = torch.tensor(spec.mean).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std).view(1, -1, 1, 1)
+    return (x - mean) / std

@@ -124,3 +124,23 @@ def test_models_that_are_not_classifiers(kind: str, message: str) -> None:
         explain(model, torch.zeros(2, 1, 16, 16), 0, "gradient")
     assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_to_model_input_resizes_converts_and_normalises() -> None:
+    from labkit.models import ResNet18, to_model_input
+
+    rgb = torch.randint(0, 256, (2, 3, 50, 70), dtype=torch.uint8)
+    spec = describe(torchvision.models.resnet18())
+    x = to_model_input(rgb, spec)
+    assert x.shape == (2, 3, 224, 224)
+    check_images(x, spec=spec)  # in the model's valid range
+    gray = to_model_input(torch.full((28, 28), 255, dtype=torch.uint8), describe(ResNet18()), size=64)
+    assert gray.shape == (1, 1, 64, 64) and torch.allclose(gray, torch.ones_like(gray))  # white = 1 in [-1, 1]
+    lab = to_model_input(torch.rand(3, 1, 32, 32), LAB_SPEC)
+    assert lab.shape == (3, 1, 32, 32) and lab.min() >= -1 and lab.max() <= 1
+    mean_gray = to_model_input(torch.tensor([[[[0.0]], [[0.5]], [[1.0]]]]), LAB_SPEC)
+    assert mean_gray.shape == (1, 1, 1, 1) and mean_gray.item() == pytest.approx(0.0)
+    with pytest.raises(InputError, match="1 \\(grayscale\\) or 3 \\(RGB\\) channels"):
+        to_model_input(torch.rand(1, 2, 8, 8), LAB_SPEC)
+    with pytest.raises(InputError, match="uint8 \\(0–255\\) or finite floats in \\[0, 1\\]"):
+        to_model_input(torch.full((1, 1, 8, 8), 3.0), LAB_SPEC)
