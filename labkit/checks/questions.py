@@ -147,6 +147,8 @@ QUESTIONS: dict[str, Question] = {q.id: q for q in (
              hint="a shortcut is a feature that predicts the label in the training data"),
     Question("05_q_curve_direction", "Which way is better for deletion and insertion AUC", "choice", options=ABCD,
              hint="deletion removes the pixels the map ranks first: what should happen to the probability?"),
+    Question("05_q_batchnorm_stability", "What a stability gap between two models says", "choice", options=ABCD,
+             hint="the same explainer code ran on both models; what differs between them?"),
     Question("06_q_negative_lambda", "Which way does p move for a small negative λ", "choice", options=ABCD,
              hint="to first order, p(D(z + λg)) ≈ p(D(z)) + λ·‖g‖² with g = ∂p/∂z"),
     Question("06_q_why_latent", "Why shift the latent code and not the pixels", "choice", options=ABCD,

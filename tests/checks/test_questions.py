@@ -29,6 +29,7 @@ KEY = {
     "04_q_small_marker": "c",
     "04_q_control_marker": False,
     "05_q_curve_direction": "a",
+    "05_q_batchnorm_stability": "b",
     "06_q_negative_lambda": "a",
     "06_q_why_latent": "c",
 }
