@@ -1,266 +1,209 @@
-"""Reproduce the lab's published findings on real PneumoniaMNIST.
+"""Reproduce the reference tutorial's numbers row by row, with its own architecture.
 
-Trains the tutorial SmallCNN (64×64 by default) on clean data and on data with a
-label-coded corner marker, then prints:
-
-1. clinical test metrics of the baseline next to the reference tutorial's;
-2. the cascading-randomization table (Adebayo et al. 2018) for Gradient, Grad-CAM,
-   Guided Backprop (and more), Spearman/SSIM against the original maps;
-3. the data-randomization check (model trained on permuted labels);
-4. the shortcut model: accuracy on marked vs clean test images and the marker
-   attribution fraction per method;
-5. deletion / insertion AUCs and stability per method on the baseline.
+Trains the reference's conv-ReLU-pool CNN without BatchNorm (``tutorial_cnn``) with its
+recipe (Adam lr 1e-3, batch 128, no augmentation, last epoch kept) on clean
+PneumoniaMNIST and on images with a label-coded 8×8 corner marker, once per seed,
+and prints one table row per number the reference reports: the reference value,
+labkit's mean ± std over the seeds (each seed: a mean over ``--n-images`` test images
+where the reference showed one example), the tolerance and the verdict. Native 64 px
+when ``pneumoniamnist_64.npz`` is found, otherwise 28 px upsampled (said in the table).
 
 Run from the project root::
 
-    LABKIT_DATA_DIR=/path/to/data python benchmarks/reproduce_findings.py [--fast] [--models-dir DIR]
+    LABKIT_DATA_DIR=/path/to/data python benchmarks/reproduce_findings.py [--readme]
 
-``LABKIT_DATA_DIR`` defaults to ``../shared/data`` beside the project. On a busy
-2-core CPU the full recipe (10 epochs on all 4708 images, twice) took 38 minutes
-and ``--fast`` (2000 images, 4 epochs) 20; ``--models-dir`` saves the trained
-models and reuses them on the next run. Explanations target the class each model
-predicts. Every step is seeded.
+``--readme`` writes the table into ``benchmarks/README.md`` (between the
+``repro-table`` markers); ``--models-dir DIR`` keeps the trained models for a re-run.
+The slow test ``tests/benchmarks/test_reproduce_findings.py`` runs :func:`run` and asserts every
+row with a tolerance.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import re
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
 
 import torch
-from torch import nn
 
+import repro_stages as st
+from repro_rows import table
+from repro_table import Row, to_markdown, to_text
 from labkit.data import CornerSquare, LabData, Split, load_pneumonia
 from labkit.device import resolve_device
-from labkit.evaluate import deletion_curve, insertion_curve, region_fraction, stability
-from labkit.explain import explain
-from labkit.models import SmallCNN
-from labkit.sanity import run_cascade, spearman, train_random_labels
-from labkit.train import TrainConfig, Trainer, clinical_metrics, predict
+from labkit.models import build_model
+from labkit.train import TrainConfig, Trainer
 
-CASCADE_METHODS = ["gradient", "gradcam", "guided_backprop", "integrated_gradients", "smoothgrad"]
-SHORTCUT_METHODS = ["occlusion", "integrated_gradients", "smoothgrad", "gradient", "grad_x_input", "gradcam",
-                    "guided_backprop"]
-FAITHFULNESS_METHODS = ["gradient", "grad_x_input", "smoothgrad", "integrated_gradients", "occlusion", "gradcam",
-                        "guided_backprop"]
-REFERENCE_FRACTION = {"occlusion": 1.00, "integrated_gradients": 0.57, "smoothgrad": 0.27, "gradient": 0.26,
-                      "gradcam": 0.02}
-REFERENCE_STABILITY = {"gradient": 0.74, "integrated_gradients": 0.86}
-#: extra explainer parameters per method (``--gradcam-layer`` fills in Grad-CAM's layer)
-PARAMS: dict[str, dict[str, object]] = {}
+README = Path(__file__).with_name("README.md")
+BEGIN, END = "<!-- repro-table:begin -->", "<!-- repro-table:end -->"
 
 
-def maps_of(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str) -> torch.Tensor:
-    return explain(model, x, target, method=method, **PARAMS.get(method, {})).maps
+@dataclass(frozen=True)
+class Recipe:
+    """What one run trains and measures."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    size: int = 64
+    epochs: int = 8
+    shortcut_epochs: int = 3
+    n_images: int = 40
+    label_subset: int = 128
+    stability_copies: int = 4
+    device: str = "auto"
+    threads: int | None = None
+    models_dir: str | None = None
 
 
-def section(title: str) -> float:
-    print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
-    return time.perf_counter()
+@contextlib.contextmanager
+def stage(name: str, times: dict[str, float]) -> Iterator[None]:
+    print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    yield
+    times[name] = time.perf_counter() - t0
+    print(f"    {times[name]:.1f} s wall, {time.process_time() - c0:.1f} s CPU "
+          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
 
 
-def done(t0: float) -> None:
-    print(f"[{time.perf_counter() - t0:.1f} s]", flush=True)
-
-
-def train_model(train: Split, val: Split, epochs: int, seed: int, device: torch.device,
-                select_best: bool = True, cache: str | None = None) -> SmallCNN:
+def train(recipe: Recipe, train_split: Split, val: Split, epochs: int, seed: int, name: str,
+          arch: str = "tutorial_cnn", config: TrainConfig | None = None) -> torch.nn.Module:
+    """The tutorial recipe (or ``config``) for one seed; cached in ``models_dir`` when given."""
     torch.manual_seed(seed)
-    model = SmallCNN().to(device)
-    if cache is not None and os.path.isfile(cache):
-        model.load_state_dict(torch.load(cache, map_location=device))
-        print(f"  loaded {cache}")
+    model = build_model(arch).to(train_split.device, memory_format=torch.channels_last)
+    cache = None if recipe.models_dir is None else \
+        Path(recipe.models_dir) / f"{name}_{recipe.size}px_e{epochs}_s{seed}.pt"
+    if cache is not None and cache.is_file():
+        model.load_state_dict(torch.load(cache, map_location=train_split.device))
         return model.eval()
-    history = Trainer(model, train, val, TrainConfig(epochs=epochs, seed=seed, select_best=select_best)).fit()
-    last = history.epochs[-1]
-    print(f"  {epochs} epochs on {len(train)} images; last epoch train acc {last.train_acc:.3f}, "
-          f"val AUROC {last.val_auroc:.3f}; kept epoch {history.best_epoch if select_best else epochs}")
+    config = config or TrainConfig(epochs=epochs, seed=seed, weight_decay=0.0, shift=0, select_best=False)
+    Trainer(model, train_split, val, config).fit()
     if cache is not None:
-        os.makedirs(os.path.dirname(cache) or ".", exist_ok=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), cache)
     return model.eval()
 
 
-def pick_images(test: Split, n: int, seed: int) -> Split:
-    return test.subset(n, seed=seed)
-
-
-def baseline_metrics(model: SmallCNN, data: LabData) -> None:
-    test = data["test"]
-    probs = predict(model, test.images).softmax(1)[:, 1].cpu()
-    m = clinical_metrics(test.labels.cpu(), probs)
-    print(m.summary())
-    print("  reference (tutorial, 64 px): acc 0.875, sensitivity 0.987, specificity 0.688, "
-          "balanced acc 0.838, AUROC 0.941")
-
-
-def cascade(model: SmallCNN, images: Split, seed: int) -> None:
-    target = predict(model, images.images).argmax(1)
-    params = {m: p for m, p in PARAMS.items() if m in CASCADE_METHODS}
-    result = run_cascade(model, images.images, target, methods=CASCADE_METHODS, seed=seed, method_params=params)
-    print(result.to_text())
-    linear = [i for i, layer in enumerate(result.layers)
-              if i > 0 and isinstance(model.get_submodule(layer), nn.Linear)]
-    head = max(linear)
-    print(f"\nverdict (mean Spearman of |maps|; a method passes when the similarity collapses, < 0.5):\n"
-          f"  {'method':<22} {'head random':>12} {'all random':>11}   (head = steps 1–{head}: the linear layers)")
-    for method in CASCADE_METHODS:
-        v = result.values(method, "spearman_abs").nanmean(1)
-        head_sim, all_sim = float(v[head]), float(v[-1])
-        if head_sim >= 0.5:
-            verdict = "fails: still similar with the classifier head random"
-        elif all_sim >= 0.5:
-            verdict = "fails: stays similar with every layer random"
-        else:
-            verdict = "passes"
-        print(f"  {method:<22} {head_sim:>+12.3f} {all_sim:>+11.3f}   {verdict}")
-
-
-def label_randomization(model: SmallCNN, data: LabData, images: Split, seed: int, subset: int) -> None:
-    train = data["train"]
-    net, history = train_random_labels(SmallCNN(dropout=0.0).to(images.device), train.images, train.labels,
-                                        seed=seed, subset=subset, max_epochs=150, lr=1e-3, batch_size=64)
-    last = history[-1]
-    print(f"  memorized {subset} permuted labels: train acc {last['acc']:.3f} after {last['epoch']} epochs "
-          f"(target 0.95 {'reached' if last['reached'] else 'NOT reached'})")
-    target = predict(model, images.images).argmax(1)
-    print(f"  {'method':<22} Spearman |map| (trained vs random-label model), mean ± std")
-    for method in ("gradient", "gradcam", "guided_backprop", "integrated_gradients"):
-        a = maps_of(model, images.images, target, method)
-        b = maps_of(net, images.images, target, method)
-        r = spearman(a, b)
-        r = r[~r.isnan()]
-        print(f"  {method:<22} {float(r.mean()):+.3f} ± {float(r.std()):.3f}")
-
-
-def shortcut(data: LabData, epochs: int, seed: int, n_images: int, train_subset: int | None,
-             device: torch.device, cache: str | None) -> None:
+def measure(recipe: Recipe, data: LabData, times: dict[str, float]) -> dict[str, list[dict[str, float]]]:
+    """Every stage for every seed: ``{stage: [per-seed dict of floats]}``."""
     marker = CornerSquare()
     marked = data.with_marker(marker)
-    train = marked["train"] if train_subset is None else marked["train"].subset(train_subset, seed=seed)
-    # the marker makes validation AUROC 1.0 from the first epoch on, so "best on validation"
-    # would keep a barely trained model: keep the last epoch instead
-    model = train_model(train, marked["val"], epochs, seed, device, select_best=False, cache=cache)
-    test_marked, test_clean = marked["test"], data["test"]
-    acc_marked = float((predict(model, test_marked.images).argmax(1) == test_marked.labels).float().mean())
-    acc_clean = float((predict(model, test_clean.images).argmax(1) == test_clean.labels).float().mean())
-    print(f"  accuracy on marked test images {acc_marked:.3f} (reference 1.000), "
-          f"on clean ones {acc_clean:.3f} (reference 0.671)")
-    p_marked = predict(model, test_marked.images).softmax(1)[:, 1]
-    p_clean = predict(model, test_clean.images).softmax(1)[:, 1]
-    i = int((p_marked - p_clean).argmax())
-    print(f"  largest drop when the marker is removed: test image {i}, p(pneumonia) {float(p_marked[i]):.2f} "
-          f"→ {float(p_clean[i]):.2f} (reference 1.0 → 0.40)")
+    out: dict[str, list[dict[str, float]]] = {}
+    with stage(f"train baseline, {len(recipe.seeds)} seeds × {recipe.epochs} epochs", times):
+        base = [train(recipe, data["train"], data["val"], recipe.epochs, s, "baseline") for s in recipe.seeds]
+    with stage(f"train shortcut, {len(recipe.seeds)} seeds × {recipe.shortcut_epochs} epochs", times):
+        short = [train(recipe, marked["train"], marked["val"], recipe.shortcut_epochs, s, "shortcut")
+                 for s in recipe.seeds]
+    clean_x = [st.split_for(data, recipe.n_images, s).images for s in recipe.seeds]
+    marked_sel = [st.split_for(data, recipe.n_images, s, marker) for s in recipe.seeds]
+    with stage("maps of the five methods, both models", times):
+        base_maps = [st.five_maps(base[i], clean_x[i]) for i in range(len(recipe.seeds))]
+        short_maps = [st.five_maps(short[i], marked_sel[i].images) for i in range(len(recipe.seeds))]
+    runs = [
+        ("clinical metrics", "clinical", lambda i, s: st.clinical(base[i], data["test"])),
+        ("IG vs captum", "captum", lambda i, s: {"pearson": st.ig_vs_captum(base[i], clean_x[i])}),
+        ("model randomization", "random", lambda i, s: st.randomization(base[i], clean_x[i], s)),
+        ("data randomization", "labels",
+         lambda i, s: st.label_randomization(base[i], data["train"], clean_x[i], s, recipe.label_subset)),
+        ("cascading randomization", "cascade", lambda i, s: st.cascade(base[i], clean_x[i], s)),
+        ("shortcut model", "shortcut",
+         lambda i, s: st.shortcut(short[i], data, marker, marked_sel[i], short_maps[i], recipe.n_images)),
+        ("deletion, baseline", "deletion_base", lambda i, s: st.deletion(base[i], clean_x[i], base_maps[i], s)),
+        ("deletion, shortcut", "deletion_short",
+         lambda i, s: st.deletion(short[i], marked_sel[i].images, short_maps[i], s)),
+        ("stability", "stability",
+         lambda i, s: st.stabilities(base[i], clean_x[i], s, recipe.stability_copies, ig_steps_check=i == 0)),
+    ]
+    for title, key, fn in runs:
+        with stage(title, times):
+            out[key] = [fn(i, s) for i, s in enumerate(recipe.seeds)]
+    return out
 
-    sel = test_marked.subset(n_images, seed=seed)
-    target = predict(model, sel.images).argmax(1)
-    mask = marker.mask(sel.labels, sel.size)
-    print(f"\n  marker attribution fraction Σ|s| in marker / Σ|s| on {len(sel)} marked test images "
-          f"({float(mask[0].float().mean()):.1%} of the pixels)")
-    print(f"  {'method':<22} {'mean':>6} {'± std':>7}   reference")
-    for method in SHORTCUT_METHODS:
-        maps = maps_of(model, sel.images, target, method)
-        frac = region_fraction(maps, mask)
-        ref = REFERENCE_FRACTION.get(method)
-        print(f"  {method:<22} {float(frac.mean()):>6.2f} {float(frac.std()):>7.2f}   "
-              f"{'' if ref is None else f'{ref:.2f}'}")
+
+def default_threads() -> int:
+    """All cores on a quiet machine, one when it is busy: under load, two threads that
+    wait for each other ran the label memorization 6× slower (wall) than one."""
+    cores = os.cpu_count() or 1
+    return 1 if os.getloadavg()[0] >= cores else cores
 
 
-def faithfulness(model: SmallCNN, images: Split, seed: int, n_stability: int) -> None:
-    x = images.images
-    target = predict(model, x).argmax(1)
-    gen = torch.Generator().manual_seed(seed)
-    random_maps = torch.rand(x.shape[0], *x.shape[-2:], generator=gen).to(x.device)
-    classes = [(c, target == c) for c in (0, 1) if bool((target == c).any())]
-    names = {0: "normal", 1: "pneumonia"}
-    with torch.no_grad():
-        gray = predict(model, torch.zeros_like(x[:1])).softmax(1)[0, 1]
-    print(f"  {len(x)} test images, 32 steps; predicted {', '.join(f'{int(m.sum())} {names[c]}' for c, m in classes)}."
-          f"\n  An all-gray image gets p(pneumonia) = {float(gray):.3f}: gray fill looks like an opacity, so"
-          f"\n  deletion AUCs depend on the class; they are given per predicted class.")
-    head = "".join(f"{'gray, ' + names[c] + ' ↓':>20}" for c, _ in classes)
-    print("  AUCs; deletion fills with gray (0.0) or a blurred copy, insertion starts from the blurred copy")
-    print(f"  {'method':<22}{'del gray ↓':>15}{head}{'del blur ↓':>15}{'insertion ↑':>16}")
-    rows = [("random map (control)", random_maps)]
-    rows += [(m, maps_of(model, x, target, m)) for m in FAITHFULNESS_METHODS]
-    for name, maps in rows:
-        d = deletion_curve(model, x, target, maps, steps=32, fill=0.0).auc
-        db = deletion_curve(model, x, target, maps, steps=32, fill="blur").auc
-        ins = insertion_curve(model, x, target, maps, steps=32, fill="blur").auc
-        per_class = "".join(f"{float(d[m].mean()):>20.3f}" for _, m in classes)
-        print(f"  {name:<22}{float(d.mean()):>15.3f}{per_class}{float(db.mean()):>15.3f}{float(ins.mean()):>16.3f}")
+def run(recipe: Recipe = Recipe()) -> tuple[list[Row], str]:
+    """Train, measure and build the table; returns the rows and a header describing the run."""
+    values, header = measure_all(recipe)
+    return table(values, recipe.n_images), header
 
-    xs, ts = x[:n_stability], target[:n_stability]
-    print(f"\n  stability: Pearson(map(x), map(x + N(0, 0.03²))) over 8 noisy copies that keep the prediction, "
-          f"{len(xs)} images")
-    for method in ("gradient", "smoothgrad", "integrated_gradients", "gradcam"):
-        res = stability(model, xs, ts, method, sigma=0.03, n=8, seed=seed, **PARAMS.get(method, {}))
-        corr = res.correlation[~res.correlation.isnan()]
-        ref = REFERENCE_STABILITY.get(method)
-        value = "undefined" if len(corr) == 0 else f"{float(corr.mean()):.2f} ± {float(corr.std(correction=0)):.2f}"
-        undefined = "" if len(corr) == len(xs) else f", {len(xs) - len(corr)} images with a constant map left out"
-        print(f"  {method:<22} {value:<12} (prediction kept {float(res.same_rate.mean()):.0%}{undefined})"
-              f"{'' if ref is None else f'   reference {ref:.2f}'}")
+
+def measure_all(recipe: Recipe) -> tuple[dict[str, list[dict[str, float]]], str]:
+    """Load the data, train and measure; returns the per-seed values and a header describing the run."""
+    warnings.filterwarnings("ignore", message=".*upsampled from the 28.*")
+    torch.set_num_threads(recipe.threads or default_threads())
+    device = resolve_device(recipe.device)
+    times: dict[str, float] = {}
+    start, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+    with stage("load PneumoniaMNIST", times):
+        data = load_pneumonia(recipe.size, download=False, device=device)
+    upsampled = any("upsampled" in n for n in data.notes)
+    values = measure(recipe, data, times)
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    source = (f"{recipe.size} px upsampled from the 28 px release (no pneumoniamnist_{recipe.size}.npz found)"
+              if upsampled else "native 28 px release" if recipe.size == 28
+              else f"native {recipe.size} px (MedMNIST+ pneumoniamnist_{recipe.size}.npz)")
+    header = (f"tutorial_cnn, {source}; seeds {list(recipe.seeds)}; {recipe.epochs} epochs baseline, "
+              f"{recipe.shortcut_epochs} shortcut; {recipe.n_images} test images per seed; on {device}, "
+              f"{torch.get_num_threads()} threads; total {total:.0f} s wall, {cpu:.0f} s CPU, "
+              f"load average {load0:.1f} at the start and {os.getloadavg()[0]:.1f} at the end\nstage times (wall): "
+              + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+    return values, header
+
+
+def write_readme(rows: list[Row], header: str, command: str) -> None:
+    """Replace the table between the markers in ``benchmarks/README.md``."""
+    text = README.read_text()
+    block = f"{BEGIN}\n`{command}`\n\n{header}\n\n{to_markdown(rows)}\n{END}"
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    README.write_text(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=64, help="image size (64: the tutorial's)")
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs of both models")
-    parser.add_argument("--train-subset", type=int, default=None, help="training images (default: all 4708)")
-    parser.add_argument("--n-images", type=int, default=48, help="test images for the maps (≥ 40)")
-    parser.add_argument("--n-stability", type=int, default=24, help="test images for the stability check")
-    parser.add_argument("--label-subset", type=int, default=256, help="images memorized with permuted labels")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--fast", action="store_true", help="2000 training images, 4 epochs")
-    parser.add_argument("--skip-labels", action="store_true", help="skip the data-randomization check")
-    parser.add_argument("--gradcam-layer", default=None,
-                        help="Grad-CAM target layer, e.g. features.relu3 (default: the explainer's default)")
-    parser.add_argument("--models-dir", default=None,
-                        help="save the trained models here, and reuse them when the same settings run again")
+    defaults = Recipe()
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(defaults.seeds))
+    parser.add_argument("--size", type=int, default=defaults.size)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--shortcut-epochs", type=int, default=defaults.shortcut_epochs)
+    parser.add_argument("--n-images", type=int, default=defaults.n_images, help="test images per seed (≥ 40)")
+    parser.add_argument("--device", default=defaults.device)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: all cores, or 1 when the load average is ≥ the cores)")
+    parser.add_argument("--models-dir", default=None, help="keep trained models here and reuse them")
+    parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    parser.add_argument("--values", default=None,
+                        help="JSON file: save the measurements there, or rebuild the table from it when it exists")
     args = parser.parse_args()
-    if args.gradcam_layer is not None:
-        PARAMS["gradcam"] = {"layer": args.gradcam_layer}
-    if args.fast:
-        args.train_subset, args.epochs = args.train_subset or 2000, min(args.epochs, 4)
-
-    warnings.filterwarnings("ignore", message=".*upsampled from the 28.*")
-    os.environ.setdefault("LABKIT_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-    device = resolve_device(args.device)
-    start = time.perf_counter()
-
-    t0 = section("1. Baseline SmallCNN on PneumoniaMNIST")
-    data = load_pneumonia(args.size, download=False, device=device)
-    print(data.summary())
-    train = data["train"] if args.train_subset is None else data["train"].subset(args.train_subset, seed=args.seed)
-    tag = f"{args.size}px_e{args.epochs}_n{args.train_subset or 'all'}_s{args.seed}"
-    cache = {k: None if args.models_dir is None else os.path.join(args.models_dir, f"{k}_{tag}.pt")
-             for k in ("baseline", "shortcut")}
-    model = train_model(train, data["val"], args.epochs, args.seed, device, cache=cache["baseline"])
-    baseline_metrics(model, data)
-    images = pick_images(data["test"], args.n_images, args.seed)
-    print(f"  maps below: {len(images)} test images (stratified), class counts {images.class_counts()}")
-    done(t0)
-
-    t0 = section("2. Cascading randomization, output layer → input (Adebayo et al. 2018)")
-    cascade(model, images, args.seed)
-    done(t0)
-
-    if not args.skip_labels:
-        t0 = section("3. Data randomization: a model that memorized permuted labels")
-        label_randomization(model, data, images, args.seed, args.label_subset)
-        done(t0)
-
-    t0 = section("4. Shortcut model: 8×8 corner marker (top-left = pneumonia, bottom-right = normal)")
-    shortcut(data, args.epochs, args.seed, args.n_images, args.train_subset, device, cache["shortcut"])
-    done(t0)
-
-    t0 = section("5. Faithfulness and stability on the baseline")
-    faithfulness(model, images, args.seed, args.n_stability)
-    done(t0)
-    print(f"\ntotal {time.perf_counter() - start:.0f} s on {device}")
+    os.environ.setdefault("LABKIT_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    recipe = Recipe(seeds=tuple(args.seeds), size=args.size, epochs=args.epochs,
+                    shortcut_epochs=args.shortcut_epochs, n_images=args.n_images, device=args.device,
+                    threads=args.threads, models_dir=args.models_dir)
+    if args.values and Path(args.values).is_file():
+        saved = json.loads(Path(args.values).read_text())
+        rows, header = table(saved["values"], saved["n_images"]), saved["header"]
+    else:
+        values, header = measure_all(recipe)
+        rows = table(values, recipe.n_images)
+        if args.values:
+            Path(args.values).write_text(json.dumps({"values": values, "header": header, "n_images": recipe.n_images}))
+    print(f"\n{header}\n\n{to_text(rows)}")
+    outside = [r for r in rows if r.within is False]
+    print(f"\n{sum(r.within is True for r in rows)} rows within tolerance, {len(outside)} outside")
+    if args.readme:
+        write_readme(rows, header, "python benchmarks/reproduce_findings.py --readme")
 
 
 if __name__ == "__main__":
