@@ -89,10 +89,13 @@ def sanity_rows(v: Values) -> list[Row]:
         n = len(v["cascade"])
         head = col(v, "cascade", f"{method}.head")
         ok = k == (n if passes else 0)
-        note = "" if ok else (f"Spearman with the head random, per seed: {', '.join(f'{h:.2f}' for h in head)} "
-                              f"(pass below {PASS_BELOW}); with every layer random "
-                              f"{fmt(col(v, 'cascade', f'{method}.all'), 2)}: the random head only re-weights the "
-                              "trained last-conv maps, whose outline can survive that")
+        per_seed = ", ".join(f"{h:.2f}" for h in head)
+        why = ("the random head only re-weights the trained last-conv maps, whose outline can survive that"
+               if passes else "the product with Grad-CAM decorrelates wherever Grad-CAM does (Grad-CAM, head random: "
+               + ", ".join(f"{h:.2f}" for h in col(v, "cascade", "gradcam.head")) + "), though Guided Backprop "
+               f"alone stays at {m(v, 'cascade', 'guided_backprop.head'):.2f}")
+        note = "" if ok else (f"Spearman with the head random, per seed: {per_seed} (passes below {PASS_BELOW}); with "
+                              f"every layer random {fmt(col(v, 'cascade', f'{method}.all'), 2)}: {why}")
         rows.append(Row(s, NAMES[method], "passes" if passes else "fails",
                         f"passes {k}/{n} (head {fmt(head, 2)}, all {fmt(col(v, 'cascade', f'{method}.all'), 2)})",
                         "same outcome every seed", ok, note))

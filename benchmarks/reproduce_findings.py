@@ -13,9 +13,11 @@ Run from the project root::
     LABKIT_DATA_DIR=/path/to/data python benchmarks/reproduce_findings.py [--readme]
 
 ``--readme`` writes the table into ``benchmarks/README.md`` (between the
-``repro-table`` markers); ``--models-dir DIR`` keeps the trained models for a re-run.
-The slow test ``tests/benchmarks/test_reproduce_findings.py`` runs :func:`run` and asserts every
-row with a tolerance.
+``repro-table`` markers); ``--models-dir DIR`` keeps the trained models for a re-run;
+``--values FILE`` saves the measurements (and rebuilds the table from them when the file
+exists). Each stage prints its wall and CPU time and the load average. The slow test
+``tests/benchmarks/test_reproduce_findings.py`` runs :func:`run` and asserts every row
+with a tolerance (known differences, listed in ``repro_rows``, must show their evidence).
 """
 from __future__ import annotations
 
@@ -80,7 +82,8 @@ def train(recipe: Recipe, train_split: Split, val: Split, epochs: int, seed: int
     if cache is not None and cache.is_file():
         model.load_state_dict(torch.load(cache, map_location=train_split.device))
         return model.eval()
-    config = config or TrainConfig(epochs=epochs, seed=seed, weight_decay=0.0, shift=0, select_best=False)
+    config = config or TrainConfig(epochs=epochs, seed=seed, weight_decay=0.0, shift=0, select_best=False,
+                                   precision="fp32")
     Trainer(model, train_split, val, config).fit()
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
