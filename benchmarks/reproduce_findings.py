@@ -189,6 +189,9 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     parser.add_argument("--values", default=None,
                         help="JSON file: save the measurements there, or rebuild the table from it when it exists")
+    parser.add_argument("--latent-shift", action="store_true",
+                        help="also run the Latent Shift findings (autoencoder, cascade, lesion IoU, shortcut marker; "
+                             "bench_latent_shift.py), after the table")
     args = parser.parse_args()
     os.environ.setdefault("LABKIT_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     recipe = Recipe(seeds=tuple(args.seeds), size=args.size, epochs=args.epochs,
@@ -207,6 +210,10 @@ def main() -> None:
     print(f"\n{sum(r.within is True for r in rows)} rows within tolerance, {len(outside)} outside")
     if args.readme:
         write_readme(rows, header, "python benchmarks/reproduce_findings.py --readme")
+    if args.latent_shift:
+        from bench_latent_shift import latent_shift_findings
+
+        latent_shift_findings(load_pneumonia(64, download=False, device=args.device))
 
 
 if __name__ == "__main__":
