@@ -87,7 +87,7 @@ def parse_method(text: str) -> tuple[str, dict[str, object]]:
 
 def bench_method(state: ExperimentState, spec: str, n: int) -> dict[str, float]:
     method, params = parse_method(spec)
-    panel = ExplainerSelector(state, methods=(method,), debounce=0)
+    panel = ExplainerSelector(state, methods=(method,), debounce=0, progressive=False)  # full maps only
     state.selection.image_index = 0
     for k, v in params.items():  # set through the panel's own parameter widgets
         panel.param_widgets[method][k].value = v

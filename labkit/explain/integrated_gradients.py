@@ -71,7 +71,8 @@ class IntegratedGradients(Explainer):
 
     description = "Gradients integrated along a straight path from a baseline image to the input."
     params = (
-        Param("steps", "int", 32, min=1, max=256, step=1, description="points on the path (midpoint rule)"),
+        Param("steps", "int", 32, min=1, max=256, step=1, description="points on the path (midpoint rule)",
+              coarse=8),
         Param("baseline", "choice", "gray", choices=BASELINES,
               description="x′: mid-gray, black, blurred image, uniform noise (in the model's input range)"),
         Param("seed", "int", 0, min=0, max=2 ** 31 - 1, step=1, description="seed of the noise baseline"),

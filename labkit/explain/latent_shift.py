@@ -120,7 +120,7 @@ class LatentShift(Explainer):
     needs = ("autoencoder",)
     params = (
         Param("map", "choice", "max", choices=MAPS, description="2-D map of the sweep (Appendix B)"),
-        Param("n_frames", "int", 20, min=2, max=100, step=1, description="frames of the movie"),
+        Param("n_frames", "int", 20, min=2, max=100, step=1, description="frames of the movie", coarse=6),
         Param("drop", "float", 0.3, min=0.0, max=1.0, step=0.01,
               description="search down until p ≤ (1 − drop)·p0; a fraction in (0, 1)"),
         Param("rise", "float", 0.05, min=0.0, max=1.0, step=0.01,
@@ -128,7 +128,8 @@ class LatentShift(Explainer):
         Param("step", "float", 10.0, min=1e-6, max=1e6, description="λ step of the search"),
         Param("growth", "float", 0.1, min=0.0, max=1.0, step=0.01,
               description="each search step also grows by this fraction of |λ|"),
-        Param("budget", "int", 100, min=1, max=10000, step=1, description="most search steps each way"),
+        Param("budget", "int", 100, min=1, max=10000, step=1, description="most search steps each way",
+              coarse=10),
     )
 
     def __init__(self, model: nn.Module, autoencoder: nn.Module | None = None, *,

@@ -49,7 +49,8 @@ class Occlusion(Explainer):
     description = "Probability drop when a gray patch hides each region (slow but faithful)."
     params = (
         Param("patch", "int", 8, min=2, max=None, step=1, description="side of the square patch (≤ image side)"),
-        Param("stride", "int", 4, min=1, max=None, step=1, description="step between patches (≤ patch)"),
+        Param("stride", "int", 4, min=1, max=None, step=1, description="step between patches (≤ patch)",
+              coarse=8),
         Param("fill", "float", 0.0, min=-1.0, max=1.0, step=0.05,
               description="gray level of the patch on the [-1, 1] scale (0.0 = mid-gray, -1.0 = black), "
                           "converted to the model's normalisation"),

@@ -28,7 +28,7 @@ class SmoothGrad(Explainer):
 
     description = "Gradient averaged over noisy copies of the image (less speckle)."
     params = (
-        Param("n_samples", "int", 25, min=1, max=100, step=1, description="noisy copies averaged"),
+        Param("n_samples", "int", 25, min=1, max=100, step=1, description="noisy copies averaged", coarse=8),
         Param("sigma", "float", 0.15, min=0.0, max=2.0, step=0.01,
               description="noise standard deviation in units of the [-1, 1] pixel scale"),
         Param("seed", "int", 0, min=0, max=2 ** 31 - 1, step=1, description="random seed of the noise"),

@@ -28,7 +28,9 @@ class Param:
     ``labkit.models.cam_layer_choices(model)``; ``None`` means the model's default
     CAM layer: its last conv block output, else its last conv layer). ``min`` and
     ``max`` are inclusive; ``None`` means unbounded (for ``patch``/``stride`` the
-    image size is the bound, checked when the method runs).
+    image size is the bound, checked when the method runs). ``coarse`` is the
+    value a quick preview uses (fewer samples or steps, a larger stride), on the
+    cheap side of ``default``; ``None``: a preview keeps the chosen value.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Param:
     step: float | None = None
     choices: tuple = ()
     description: str = ""
+    coarse: object = None
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:

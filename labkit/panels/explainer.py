@@ -11,26 +11,28 @@ straight to PNG bytes in ``widgets.Image``: no matplotlib figure per slider move
 Slider bursts are coalesced: a worker renders the latest values after a short
 quiet time (``debounce`` seconds). ``debounce=0`` renders synchronously, and
 :meth:`ExplainerSelector.refresh` always does (headless tests, benchmarks).
+Slow methods paint a preview first and then the full map
+(:mod:`labkit.panels.maptiles`); a newer request stops that refinement.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Callable, Sequence
 
 import ipywidgets as W
 import torch
 from traitlets import link
 
 from labkit.errors import InputError, one_line
-from labkit.explain import get_explainer
 from labkit.panels.base import STYLE, Coalescer, Panel, StatusLine, png_image
 from labkit.panels.compare import CompareView
-from labkit.panels.controls import method_select, param_values, param_widget, update_layer_widget
+from labkit.panels.controls import method_select, update_layer_widget
 from labkit.panels.legend import MapLegend
+from labkit.panels.maptiles import MapTiles, Shown
 from labkit.panels.picker import ImagePicker
-from labkit.render import compose, encode_png, map_vmax
+from labkit.render import compose, encode_png
 from labkit.session import ExperimentState
-from labkit.session.studies import attribution, prediction
+from labkit.session.studies import prediction
 
 DEFAULT_METHODS = ("gradient", "smoothgrad", "gradcam")
 
@@ -39,21 +41,24 @@ class ExplainerSelector(Panel):
     """Saliency maps of the selected image for several methods.
 
     ``methods`` are selected at start; ``debounce`` is the quiet time in seconds before a burst of
-    changes is rendered (0: synchronous); ``scale`` enlarges the images (pixel repetition).
+    changes is rendered (0: synchronous); ``scale`` enlarges the images (pixel repetition);
+    ``progressive=False`` paints every map once, at full quality.
     """
 
     title = "Explain"
 
     def __init__(self, state: ExperimentState, status: StatusLine | None = None, *,
                  methods: Sequence[str] = DEFAULT_METHODS, debounce: float = 0.05, scale: int = 4,
-                 show_timings: bool = False) -> None:
+                 show_timings: bool = False, progressive: bool = True) -> None:
         super().__init__(state, status)
         self.scale = scale
-        self.show_timings = show_timings
-        self.from_cache: dict[str, bool] = {}
         self._lock = threading.RLock()
-        self.rendered: dict[str, Any] = {}
-        self.timings: dict[str, float] = {}
+        self._generation = 0  # bumped by every request: a render of an older one stops refining
+        self.tiles = MapTiles(state, self._image_layout, lambda w: self.watch(w, self._display_changed, "value"),
+                              scale=scale, progressive=progressive, show_timings=show_timings)
+        t = self.tiles
+        self.param_widgets, self.images, self.infos, self.timings = t.param_widgets, t.images, t.infos, t.timings
+        self.from_cache, self.rendered, self.captions = t.from_cache, t.rendered, t.captions
 
         self.picker = ImagePicker(self)
         for name in ("split", "class_filter", "misclassified", "index", "index_label", "upload", "back", "variant"):
@@ -76,10 +81,6 @@ class ExplainerSelector(Panel):
         self.opacity.add_class("labkit-opacity")
         self.original = png_image(keep_space=True, layout=self._image_layout())
         self.original.add_class("labkit-original")
-        self.param_widgets: dict[str, dict[str, W.ValueWidget]] = {}
-        self.images: dict[str, W.Image] = {}
-        self.infos: dict[str, W.HTML] = {}
-        self._columns: dict[str, W.VBox] = {}
         self.grid = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.legend = MapLegend()
 
@@ -136,6 +137,7 @@ class ExplainerSelector(Panel):
         "no model yet" in the status line (opening the app without one is fine).
         """
         self._user_asked = self._user_asked or user
+        self._generation += 1
         self._renderer.request()
 
     def wait(self, timeout: float = 30.0) -> bool:
@@ -148,23 +150,9 @@ class ExplainerSelector(Panel):
 
     def _methods_changed(self, change: dict) -> None:
         model = self._model_or_none()
-        size = self.state.data.size if self.state.data is not None else 64
-        for name in self.methods.value:
-            if name not in self.param_widgets:
-                cls = get_explainer(name)
-                widgets = {p.name: param_widget(p, size, model) for p in cls.params}
-                for w in widgets.values():
-                    self.watch(w, self._display_changed, "value")
-                self.param_widgets[name] = widgets
-                self.images[name] = png_image(keep_space=True, layout=self._image_layout())
-                self.images[name].add_class("labkit-heatmap")
-                self.images[name].add_class(f"labkit-heatmap-{name}")
-                self.infos[name] = W.HTML()
-                title = W.HTML(f"<b title='{cls.description}'>{cls.label}</b>")
-                self._columns[name] = W.VBox([title, self.images[name], self.infos[name], *widgets.values()],
-                                             layout=W.Layout(margin="0 8px 8px 0"))
+        tiles = [self.tiles.tile(name, model) for name in self.methods.value]
         original = W.VBox([W.HTML("<b>image</b>"), self.original], layout=W.Layout(margin="0 8px 8px 0"))
-        self.grid.children = [original, *[self._columns[m] for m in self.methods.value]]
+        self.grid.children = [original, *tiles]
         self.request()
 
     def _image_layout(self) -> W.Layout:
@@ -217,10 +205,11 @@ class ExplainerSelector(Panel):
         super().close()
 
     def _render(self, report_missing_model: bool = False) -> None:
+        generation = self._generation
         with self._lock:
             report_missing_model, self._user_asked = report_missing_model or self._user_asked, False
             try:
-                self._render_locked(report_missing_model)
+                self._render_locked(report_missing_model, lambda: self._generation != generation)
             except Exception as exc:
                 self._error = one_line(exc)
                 raise
@@ -231,7 +220,7 @@ class ExplainerSelector(Panel):
     def _render_failed(self, exc: BaseException) -> None:
         self.status.error(one_line(exc))
 
-    def _render_locked(self, report_missing_model: bool) -> None:
+    def _render_locked(self, report_missing_model: bool, stale: Callable[[], bool]) -> None:
         s = self.state
         if s.data is None:
             self.prediction.value = "<i>no data loaded</i>"
@@ -245,49 +234,18 @@ class ExplainerSelector(Panel):
             self._original_key = original_key
         if not s.models or s.active_model not in s.models:
             self.prediction.value = "<i>no model yet: train one or load a checkpoint</i>"
-            for m in self.methods.value:
-                self.images[m].value, self.infos[m].value = b"", "<i>needs a model</i>"
+            self.tiles.clear(list(self.methods.value), "needs a model")
             if report_missing_model:
                 raise InputError("no model yet: train one (Train tab) or load a checkpoint to see saliency maps")
             return
         self._show_prediction(x, label, image_id)
-        maps: dict[str, Any] = {}
-        errors: list[str] = []
-        for m in self.methods.value:
-            params = param_values(self.param_widgets[m])
-            try:
-                if not self.infos[m].value or "computing" not in self.infos[m].value:
-                    self.infos[m].value = "<i>computing…</i>"
-                computed = attribution(s, x, image_id, m, params)
-                attr, ms, cached = computed.attribution, computed.ms, computed.cached
-            except Exception as exc:  # noqa: BLE001 — one bad method must not hide the others
-                self.images[m].value = b""
-                self.infos[m].value = f"<span style='color:#cf222e'>⚠ {one_line(exc)}</span>"
-                errors.append(f"{get_explainer(m).label}: {one_line(exc)}")
-                continue
-            signed = mode == "signed" and attr.signed is not None
-            maps[m] = ((attr.signed if signed else attr.maps)[0], "signed" if signed else "abs")
-            note = "" if signed or mode == "abs" else " · no sign (magnitude shown)"
-            self.timings[m], self.from_cache[m] = ms, cached
-            timing = f"{ms:.0f} ms{' (cached)' if cached else ''}" if self.show_timings else ""
-            self.infos[m].value = f"{timing}{note}".strip(" ·")
-            self.rendered[m] = params
-            if self.scale_mode.value != "shared":  # show each map as soon as it is ready
-                self._paint(m, x, *maps[m], None, alpha, mask)
-        if self.scale_mode.value == "shared" and maps:
-            shared = map_vmax([v for v, _ in maps.values()])
-            for m, (smap, how) in maps.items():
-                self._paint(m, x, smap, how, shared, alpha, mask)
+        errors = self.tiles.paint(list(self.methods.value),
+                                  Shown(x, mask, image_id, mode, self.scale_mode.value == "shared", alpha), stale)
         self.legend.show(mode, self.scale_mode.value)
         self.rendered.update(opacity=alpha, mode=mode, index=s.selection.image_index, target=s.selection.target,
                              model=s.active_model)
         if errors:
             raise InputError("; ".join(errors))
-
-    def _paint(self, method: str, x: torch.Tensor, smap: torch.Tensor, how: str, vmax: float | None, alpha: float,
-               mask: torch.Tensor | None) -> None:
-        png = compose(x, smap, mode=how, vmax=vmax, alpha=alpha, mask=mask, scale=self.scale)
-        self.images[method].value = encode_png(png)
 
     def _show_prediction(self, x: torch.Tensor, label: int | None, image_id: str) -> None:
         v = prediction(self.state, x, label, image_id)

@@ -4,16 +4,23 @@ Every value lives in the experiment's :class:`~labkit.session.cache.LockedCache`
 under a key naming the model (name and version), the image and the parameters,
 so a model change (which clears the cache) never shows a stale map. The panels
 and scripts call the same functions.
+
+Slow methods declare a quick preview next to their parameters (``Param.coarse``:
+fewer samples or steps, a larger stride); :func:`progressive_attribution` yields
+that preview first and then the full map, so a view paints something at once and
+a caller that moves on simply stops iterating.
 """
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
-from labkit.explain import Attribution, explain
+from labkit.errors import InputError
+from labkit.explain import Attribution, explain, get_explainer
 from labkit.train import Predictions, evaluate
 
 if TYPE_CHECKING:
@@ -50,19 +57,83 @@ def probabilities(state: "ExperimentState", x: torch.Tensor, image_id: str) -> t
     return value
 
 
+def _attr_key(state: "ExperimentState", image_id: str, target: int, method: str, params: dict[str, Any]) -> tuple:
+    return ("attr", state.active_model, state.model_version, image_id, target, method, tuple(sorted(params.items())))
+
+
 def attribution(state: "ExperimentState", x: torch.Tensor, image_id: str, method: str,
-                params: dict[str, Any]) -> Computed:
-    """The ``method`` map of image ``x`` for the selected target class, with its compute time (cached)."""
-    model, target = state.model(), state.selection.target
-    key = ("attr", state.active_model, state.model_version, image_id, target, method, tuple(sorted(params.items())))
+                params: dict[str, Any], target: int | None = None) -> Computed:
+    """The ``method`` map of image ``x`` for ``target`` (default: the selected class), with its compute
+    time (cached)."""
+    model = state.model()
+    target = state.selection.target if target is None else target
 
     def compute() -> tuple[Attribution, float]:
         t0 = time.perf_counter()
         attr = explain(model, x, target, method, **params)
         return attr, (time.perf_counter() - t0) * 1000
 
-    (attr, ms), cached = state.cache.get_or_compute(key, compute)
+    (attr, ms), cached = state.cache.get_or_compute(_attr_key(state, image_id, target, method, params), compute)
     return Computed(attr, ms, cached)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a progressive map: the computed map, whether it is the full one, and its caption
+    ("preview: 8 samples", "full: 25 samples"; empty for methods without a preview)."""
+
+    computed: Computed
+    final: bool
+    caption: str
+
+
+def preview_params(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """``params`` with the coarse values of ``method``'s preview, or ``None`` when the method has no preview
+    or the chosen values are already as cheap (e.g. ``n_samples`` ≤ 8 for SmoothGrad)."""
+    coarse = {}
+    for p in get_explainer(method).params:
+        value = params.get(p.name, p.default)
+        if p.coarse is None or not isinstance(value, numbers.Real):  # a bad value: the full stage says why
+            continue
+        if value > p.coarse if p.coarse < p.default else value < p.coarse:
+            coarse[p.name] = p.coarse
+    return {**params, **coarse} if coarse else None
+
+
+def stage_caption(method: str, params: dict[str, Any], final: bool) -> str:
+    """"preview: 8 samples" / "full: 25 samples" from the parameters that have a coarse value."""
+    parts = [_quantity(p.name, params.get(p.name, p.default)) for p in get_explainer(method).params
+             if p.coarse is not None]
+    return f"{'full' if final else 'preview'}: {', '.join(parts)}" if parts else ""
+
+
+def _quantity(name: str, value: Any) -> str:
+    """``n_samples=8`` → "8 samples", ``steps=32`` → "32 steps", ``stride=4`` → "stride 4"."""
+    if name.startswith("n_"):
+        return f"{value} {name[2:]}"
+    return f"{value} {name}" if name.endswith("s") else f"{name} {value}"
+
+
+def progressive_attribution(state: "ExperimentState", x: torch.Tensor, image_id: str, method: str,
+                            params: dict[str, Any]) -> Iterator[Stage]:
+    """The preview of the ``method`` map (when it has one), then the full map, each cached like
+    :func:`attribution`; only the full map when it is cached already.
+
+    The target is read once, so both stages explain the same class. A preview that these parameters
+    do not allow (occlusion's coarse stride above a small patch) is skipped. The full stage equals
+    :func:`attribution` with ``params`` exactly (the same cache entry).
+    """
+    target = int(state.selection.target)
+    coarse = preview_params(method, params)
+    if coarse is not None and _attr_key(state, image_id, target, method, params) not in state.cache:
+        try:
+            first: Computed | None = attribution(state, x, image_id, method, coarse, target)
+        except InputError:
+            first = None
+        if first is not None:
+            yield Stage(first, False, stage_caption(method, coarse, final=False))
+    yield Stage(attribution(state, x, image_id, method, params, target), True,
+                stage_caption(method, params, final=True))
 
 
 @dataclass(frozen=True)
@@ -92,4 +163,5 @@ def prediction(state: "ExperimentState", x: torch.Tensor, label: int | None, ima
                           float(probs[target]))
 
 
-__all__ = ["Computed", "PredictionView", "attribution", "predictions", "prediction", "probabilities"]
+__all__ = ["Computed", "PredictionView", "Stage", "attribution", "predictions", "prediction", "preview_params",
+           "probabilities", "progressive_attribution", "stage_caption"]
