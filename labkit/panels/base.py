@@ -6,8 +6,8 @@ the coalescing renderer.
   any exception inside becomes a one-line message in the status line, never a
   traceback on screen.
 * :class:`Coalescer` — runs a render function for the *latest* request only, on a
-  worker thread after a short quiet time (``delay``); ``delay=0`` renders
-  synchronously (tests, benchmarks).
+  worker thread: at once after an idle spell, at most once per ``delay`` seconds
+  while requests keep coming; ``delay=0`` renders synchronously (tests, benchmarks).
 * :class:`Panel` — base class: holds the state and the status line, observes
   traits through the guard and unobserves them on :meth:`Panel.close`.
 """
@@ -123,10 +123,13 @@ def guarded(method: F) -> F:
 class Coalescer:
     """Run ``fn`` for the latest of a burst of requests.
 
-    With ``delay > 0`` a daemon worker waits until no request has come for
-    ``delay`` seconds, then calls ``fn`` once; requests arriving meanwhile cause
-    one more call afterwards, so the last request is always rendered. ``fn`` reads
-    the current widget values itself, which is what makes coalescing correct.
+    With ``delay > 0`` a daemon worker calls ``fn`` at once for a request after an
+    idle spell (a key press is answered without waiting), and at most once per
+    ``delay`` seconds (counted from the start of the previous call) while requests
+    keep coming (a drag shows intermediate values, not every one of them). Requests
+    arriving during a call cause one more call afterwards, so the last request is
+    always rendered. ``fn`` reads the current widget values itself, which is what
+    makes coalescing correct.
     With ``delay == 0`` :meth:`request` calls ``fn`` at once (synchronous path).
     Exceptions of ``fn`` go to ``on_error``.
     """
@@ -136,7 +139,7 @@ class Coalescer:
         self.fn, self.delay, self.on_error = fn, float(delay), on_error
         self._cv = threading.Condition()
         self._requested = self._done = 0
-        self._last_request = 0.0
+        self._last_start = -float("inf")
         self._worker: threading.Thread | None = None
         self._run_lock = threading.Lock()
         self.runs = 0
@@ -150,7 +153,6 @@ class Coalescer:
             return
         with self._cv:
             self._requested += 1
-            self._last_request = time.monotonic()
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._loop, daemon=True, name="labkit-render")
                 self._worker.start()
@@ -175,9 +177,10 @@ class Coalescer:
                 if not self._cv.wait_for(lambda: self._requested > self._done, timeout=60.0):
                     self._worker = None
                     return
-                while (quiet := time.monotonic() - self._last_request) < self.delay:
-                    self._cv.wait(self.delay - quiet)
+                while (early := self._last_start + self.delay - time.monotonic()) > 0:
+                    self._cv.wait(early)
                 target = self._requested
+                self._last_start = time.monotonic()
             self._call(target)
 
     @property

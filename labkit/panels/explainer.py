@@ -8,8 +8,9 @@ built from its ``Param`` specs. Maps and predictions come from
 opacity, signed/absolute, colour scale — never recompute a map), and heatmaps go
 straight to PNG bytes in ``widgets.Image``: no matplotlib figure per slider move.
 
-Slider bursts are coalesced: a worker renders the latest values after a short
-quiet time (``debounce`` seconds). ``debounce=0`` renders synchronously, and
+Slider bursts are coalesced: a worker renders the latest values, at once after an
+idle spell and at most once per ``debounce`` seconds during a drag. ``debounce=0``
+renders synchronously, and
 :meth:`ExplainerSelector.refresh` always does (headless tests, benchmarks).
 Slow methods paint a preview first and then the full map
 (:mod:`labkit.panels.maptiles`); a newer request stops that refinement.
@@ -40,8 +41,8 @@ DEFAULT_METHODS = ("gradient", "smoothgrad", "gradcam")
 class ExplainerSelector(Panel):
     """Saliency maps of the selected image for several methods.
 
-    ``methods`` are selected at start; ``debounce`` is the quiet time in seconds before a burst of
-    changes is rendered (0: synchronous); ``scale`` enlarges the images (pixel repetition);
+    ``methods`` are selected at start; ``debounce`` is the least time in seconds between two renders
+    of a burst of changes (0: synchronous); ``scale`` enlarges the images (pixel repetition);
     ``progressive=False`` paints every map once, at full quality.
     """
 
@@ -72,6 +73,7 @@ class ExplainerSelector(Panel):
         self.prediction.add_class("labkit-prediction")
         # methods and display
         self.methods = method_select(methods)
+        self.methods.add_class("labkit-methods")
         self.mode = W.ToggleButtons(options=[("absolute", "abs"), ("signed", "signed")], value="abs",
                                     description="values", style=STYLE)
         self.scale_mode = W.ToggleButtons(options=[("per map", "per-map"), ("shared", "shared")], value="per-map",

@@ -71,6 +71,7 @@ class MapTiles:
             self.images[name].add_class("labkit-heatmap")
             self.images[name].add_class(f"labkit-heatmap-{name}")
             self.infos[name] = W.HTML()
+            self.infos[name].add_class("labkit-caption")
             title = W.HTML(f"<b title='{cls.description}'>{cls.label}</b>")
             self.columns[name] = W.VBox([title, self.images[name], self.infos[name], *widgets.values()],
                                         layout=W.Layout(margin="0 8px 8px 0"))
