@@ -1,11 +1,15 @@
 """CounterfactualViewer: the Latent Shift movie of the selected image (Cohen et al., MIDL 2021).
 
 Load an autoencoder (a ``labkit train-ae`` folder, or the cached pre-trained one),
-press *Make movie*: the sweep runs off the UI thread. Then play or scrub λ (a
+press *Make movie*: the sweep runs off the UI thread, a quick preview movie first
+(fewer frames, a shorter λ search; the caption says which is shown), then the full
+one; choosing another image or class meanwhile cancels the refinement. Then play or scrub λ (a
 ``Play`` linked to the slider), read the prediction against λ, overlay one of the
 four 2-D maps on the image, and export the movie as a GIF and a PNG frame strip.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import ipywidgets as W
 from traitlets import link
@@ -52,6 +56,8 @@ class CounterfactualViewer(JobPanel):
         self.play = W.Play(value=0, min=0, max=0, interval=150, description="play")
         self._play_link = link((self.play, "value"), (self.frame, "value"))
         self.lam_label = W.HTML()
+        self.caption = W.HTML()
+        self.caption.add_class("labkit-caption")
         self.map_choice = W.Dropdown(options=MAP_CHOICES, value="max", description="map", style=STYLE)
         self.export_prefix = W.Text(value="runs/counterfactual", description="export to", style=STYLE,
                                     layout=W.Layout(width="300px"))
@@ -63,11 +69,13 @@ class CounterfactualViewer(JobPanel):
         self.watch(self.frame, lambda _: self._show_frame(), "value")
         self.watch(self.map_choice, lambda _: self._show_map(), "value")
         self.watch(state, lambda _: self._describe_ae(), "autoencoder")
+        self.watch(state.selection, lambda _: self.job.cancel() if self.job.running else None,
+                   "image_index", "split", "custom_image", "variant", "target")
         self._describe_ae()
         self.body = W.VBox([
             W.HBox([self.ae_folder, self.load_ae, self.pretrained_ae, self.ae_info]),
             W.HBox([self.n_frames, self.drop, self.rise, self.controls(), self.progress]),
-            W.HBox([self.play, self.frame, self.lam_label]),
+            W.HBox([self.play, self.frame, self.lam_label, self.caption]),
             W.HBox([self.frame_img, self.map_img, self.plot]),
             W.HBox([self.map_choice, self.export_prefix, self.export_button])])
 
@@ -102,7 +110,15 @@ class CounterfactualViewer(JobPanel):
         s.model()  # errors before the job starts: no model, no autoencoder
         check_autoencoder(s.autoencoder)
         params = dict(n_frames=int(self.n_frames.value), drop=float(self.drop.value), rise=float(self.rise.value))
-        self.launch("making the counterfactual movie", lambda report: cf.selected_movie(s, **params), self._ready)
+
+        def work(report: Callable[[int, int], None]) -> cf.Movie:
+            for i, movie in enumerate(cf.progressive_movie(s, **params)):
+                report(i + 1, 2)  # raises Cancelled once a newer selection came: nothing more is painted
+                if not movie.caption.startswith("full"):
+                    self._ready(movie)
+            return movie
+
+        self.launch("making the counterfactual movie", work, self._ready)
 
     def _ready(self, movie: cf.Movie) -> None:
         self.state.cache.put(RESULT_KEY, movie)
@@ -110,6 +126,7 @@ class CounterfactualViewer(JobPanel):
         for w in (self.frame, self.play):
             w.max = last
         self.frame.value = movie.zero_index
+        self.caption.value = f"<i>{movie.caption}</i>"
         self._show_frame()
         self._show_map()
 

@@ -2,13 +2,15 @@
 
 The session keeps one autoencoder (``state.autoencoder``); :func:`selected_movie`
 runs :class:`~labkit.explain.latent_shift.LatentShift` with the active model on the
-selected image and target class and returns a :class:`Movie` for the viewer.
+selected image and target class and returns a :class:`Movie` for the viewer;
+:func:`progressive_movie` first yields a quick preview (Latent Shift's ``Param.coarse``
+values: fewer frames, a shorter λ search), then that same full movie.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -17,13 +19,16 @@ from labkit.explain.latent_shift import MAPS, LatentShift, check_autoencoder
 from labkit.render.counterfactual import save_movie
 from labkit.session.autoencoders import pretrained_autoencoder
 from labkit.session.experiment import ExperimentState
+from labkit.session.selection import Shown
+from labkit.session.studies import preview_params, stage_caption
 
 
 @dataclass(frozen=True)
 class Movie:
     """One image's sweep: frames ``(F, C, H, W)`` in ascending λ, ``lambdas``/``probs`` ``(F,)``,
     the four 2-D maps ``(H, W)`` by name, the image, its mask (or None) and the probabilities on
-    the image and on its reconstruction (λ = 0)."""
+    the image and on its reconstruction (λ = 0); ``caption`` says which stage it is ("preview: 6 frames,
+    budget 10", "full: 20 frames, budget 100")."""
 
     image: torch.Tensor
     mask: torch.Tensor | None
@@ -34,6 +39,7 @@ class Movie:
     maps: dict[str, torch.Tensor]
     input_prob: float
     recon_prob: float
+    caption: str = ""
 
     @property
     def zero_index(self) -> int:
@@ -43,15 +49,28 @@ class Movie:
 
 def selected_movie(state: ExperimentState, **params: Any) -> Movie:
     """The Latent Shift sweep of the selected image for the active model (``params``: LatentShift's)."""
+    return _movie(state, state.selection.current(), int(state.selection.target), params, final=True)
+
+
+def progressive_movie(state: ExperimentState, **params: Any) -> Iterator[Movie]:
+    """The preview movie (when ``params`` are not already as cheap), then the full one, equal to
+    :func:`selected_movie`; the image and the target are read once, so both stages show the same case."""
+    shown, target = state.selection.current(), int(state.selection.target)
+    coarse = preview_params("latent_shift", params)
+    if coarse is not None:
+        yield _movie(state, shown, target, coarse, final=False)
+    yield _movie(state, shown, target, params, final=True)
+
+
+def _movie(state: ExperimentState, shown: Shown, target: int, params: dict[str, Any], final: bool) -> Movie:
     ae = check_autoencoder(state.autoencoder)
-    shown = state.selection.current()
-    target = int(state.selection.target)
     a = LatentShift(state.model(), ae, **params).attribute(shown.image, target)
     ex = a.extras
     lam = ex["lambdas"][0].cpu()
     return Movie(image=shown.image[0].cpu(), mask=shown.mask, target=target, frames=ex["frames"][0].cpu(),
                  lambdas=lam, probs=ex["probs"][0].cpu(), maps={m: ex[f"map_{m}"][0].cpu() for m in MAPS},
-                 input_prob=float(ex["input_prob"][0]), recon_prob=float(ex["probs"][0][lam == 0][0]))
+                 input_prob=float(ex["input_prob"][0]), recon_prob=float(ex["probs"][0][lam == 0][0]),
+                 caption=stage_caption("latent_shift", params, final))
 
 
 def use_autoencoder_folder(state: ExperimentState, folder: str | Path) -> dict:
@@ -73,4 +92,4 @@ def export(movie: Movie, prefix: str | Path, class_name: str = "p") -> tuple[Pat
     return save_movie(prefix, movie.frames, movie.lambdas, movie.probs, class_name=class_name)
 
 
-__all__ = ["Movie", "selected_movie", "use_autoencoder_folder", "use_pretrained_autoencoder", "export"]
+__all__ = ["Movie", "progressive_movie", "selected_movie", "use_autoencoder_folder", "use_pretrained_autoencoder", "export"]

@@ -1,7 +1,9 @@
-"""CounterfactualViewer: movie of the selected image, Play linked to λ, plot, map overlay, export, errors."""
+"""CounterfactualViewer: movie of the selected image (preview, then full), Play linked to λ, plot, map overlay,
+export, errors."""
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ from labkit.checkpoint import save_autoencoder
 from labkit.models.autoencoder import ConvAutoencoder
 from labkit.panels import CounterfactualViewer, LabApp
 from labkit.session import ExperimentState
+from labkit.session import counterfactuals as cf
 
 SIZE = 32
 
@@ -117,3 +120,38 @@ def test_pretrained_autoencoder_button(trained_state: ExperimentState, tmp_path,
     p.pretrained_ae.click()
     assert p.status.kind == "ok" and "autoencoder ready" in p.status.text, p.status.text
     assert trained_state.autoencoder.size == SIZE and list(tmp_path.glob("autoencoder-*"))
+
+
+def test_a_preview_movie_is_painted_first_then_the_full_one(trained_state: ExperimentState,
+                                                             ae: ConvAutoencoder) -> None:
+    trained_state.autoencoder = ae
+    p = CounterfactualViewer(trained_state, background=False, scale=2)
+    shown: list[tuple[str, int]] = []
+    p.watch(p.caption, lambda change: shown.append((change["new"], len(p.movie.lambdas))), "value")
+    p.run.click()
+    assert shown == [("<i>preview: 6 frames, budget 10</i>", 6), ("<i>full: 20 frames, budget 100</i>", 20)]
+    reference = cf.selected_movie(trained_state, n_frames=20, drop=0.3, rise=0.05)
+    assert torch.equal(p.movie.frames, reference.frames) and torch.equal(p.movie.lambdas, reference.lambdas)
+
+
+def test_a_newer_image_cancels_the_movie_refinement(trained_state: ExperimentState, ae: ConvAutoencoder,
+                                                   monkeypatch) -> None:
+    trained_state.autoencoder = ae
+    p = CounterfactualViewer(trained_state, background=True, scale=2)
+    previewed, go_on = threading.Event(), threading.Event()
+    real = cf.progressive_movie
+
+    def held(state, **params):
+        stages = real(state, **params)
+        yield next(stages)
+        previewed.set()
+        assert go_on.wait(30)
+        yield from stages
+
+    monkeypatch.setattr(cf, "progressive_movie", held)
+    p.run.click()
+    assert previewed.wait(30)
+    trained_state.selection.image_index = 5  # the user moves on while the full movie is computed
+    go_on.set()
+    p.job.wait(30)
+    assert p.job.status == "cancelled" and "preview" in p.caption.value and len(p.movie.lambdas) == 6
