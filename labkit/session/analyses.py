@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -142,15 +142,19 @@ class Comparison:
 
 def compare_methods(model: torch.nn.Module, x: torch.Tensor, target: int, pair: tuple[str, str],
                     others: Sequence[str] = (), metric: str = "spearman", indices: Sequence[int] | None = None,
-                    report: Report = None) -> Comparison:
+                    report: Report = None, params: Mapping[str, Mapping[str, Any]] | None = None) -> Comparison:
     """Where ``pair`` agree and disagree on the images ``x`` (the Carpentries comparison), plus the
-    agreement matrix of ``pair`` and ``others``."""
+    agreement matrix of ``pair`` and ``others`` (``params[method]`` are a method's parameters)."""
     if len(set(pair)) != 2:
         raise InputError(f"choose two different methods to compare, got {list(pair)}")
     methods = list(dict.fromkeys([*pair, *others]))
+    params = dict(params or {})
+    extra = sorted(set(params) - set(methods))
+    if extra:
+        raise InputError(f"params has entries for {extra}, which are not among the compared methods {methods}")
     maps = {}
     for k, m in enumerate(methods):
-        maps.update(method_maps(model, x, target, [m]))
+        maps.update(method_maps(model, x, target, [m], {m: params[m]} if m in params else None))
         if report:
             report(k + 1, len(methods))
     pair_agreement = agreement(maps[pair[0]], maps[pair[1]])
