@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 LECTURE = REPO / "notebooks" / "when_explanations_lie.ipynb"
+ANY_MODEL = REPO / "notebooks" / "any_model.ipynb"
 CELL_TIMEOUT = 30
 EXERCISE_NAMES = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
 
@@ -46,8 +47,10 @@ def notebook_env(cache_dir: Path) -> dict[str, str]:
 
 
 def jobs() -> dict[str, Path]:
-    """Notebook key → source: every solution, every student version, the lecture."""
-    out = {f"solution/{n}": SOLUTIONS / n for n in EXERCISE_NAMES}
+    """Notebook key → source: the any-model lecture (first: the shortest queue for its test), every
+    solution, every student version, the lecture."""
+    out = {"any_model": ANY_MODEL}
+    out.update({f"solution/{n}": SOLUTIONS / n for n in EXERCISE_NAMES})
     out.update({f"student/{n}": EXERCISES / n for n in EXERCISE_NAMES})
     out["lecture"] = LECTURE
     return out
