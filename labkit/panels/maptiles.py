@@ -5,8 +5,9 @@ map comes from :func:`~labkit.session.studies.progressive_attribution`: slow met
 give a preview first (their ``Param.coarse`` values), then the full map. Every
 method's first stage is painted before any refinement starts, so the whole grid
 shows something at once; the previews are then refined one by one while
-``stale()`` is False. Once a newer request came, refinement stops and its result
-is never painted over the newer image (a full map already computed stays cached).
+``stale()`` is False. Once a newer request came, refinement stops: the full map in
+progress is abandoned at the model's next forward pass, and no result of it is ever
+painted over the newer image.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from labkit.explain import get_explainer
 from labkit.panels.base import png_image
 from labkit.panels.controls import param_values, param_widget
 from labkit.render import compose, encode_png, map_vmax
-from labkit.session import ExperimentState
+from labkit.session import Cancelled, ExperimentState
 from labkit.session.studies import Stage, attribution, progressive_attribution, stage_caption
 
 
@@ -89,7 +90,7 @@ class MapTiles:
         errors: list[str] = []
         pending: list[tuple[str, Iterator[Stage]]] = []
         for m in methods:
-            stages = self._stages(m, shown)
+            stages = self._stages(m, shown, stale)
             self.infos[m].value = "<i>computing…</i>"
             stage = self._next(m, stages, shown, maps, errors)
             if stage is not None and not stage.final:
@@ -102,11 +103,11 @@ class MapTiles:
                 self._paint_shared(shown, maps)
         return errors
 
-    def _stages(self, m: str, shown: Shown) -> Iterator[Stage]:
+    def _stages(self, m: str, shown: Shown, stale: Callable[[], bool]) -> Iterator[Stage]:
         params = param_values(self.param_widgets[m])
         self.rendered[m] = params
         if self.progressive:
-            return progressive_attribution(self.state, shown.x, shown.image_id, m, params)
+            return progressive_attribution(self.state, shown.x, shown.image_id, m, params, stop=stale)
         return iter([Stage(attribution(self.state, shown.x, shown.image_id, m, params), True,
                            stage_caption(m, params, final=True))])
 
@@ -115,7 +116,11 @@ class MapTiles:
         """Compute and paint method ``m``'s next stage; None on error or when it came too late."""
         try:
             stage = next(stages)
+        except Cancelled:  # stale: the newer request repaints this tile
+            return None
         except Exception as exc:  # noqa: BLE001 — shown in the tile and reported by the panel
+            if stale():
+                return None
             self.images[m].value = b""
             self.infos[m].value = f"<span style='color:#cf222e'>⚠ {one_line(exc)}</span>"
             self.captions.pop(m, None)

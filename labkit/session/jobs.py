@@ -6,13 +6,17 @@ binds a progress bar to it with ``traitlets.dlink`` and a script simply calls
 ``background=False`` the work happens inline and an error is raised at once (the
 CLI's error handler sees it). :class:`TrainingJob` adds pause/resume/stop and the
 epoch history for training runs (:mod:`labkit.session.recipes` says what to train).
+:func:`abort_forward` stops work that has no progress reports of its own (an explainer
+call) at the model's next forward pass.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
+from torch import nn
 from traitlets import Float, HasTraits, List, Unicode
 
 from labkit.errors import JobError, TrainingError, one_line
@@ -24,6 +28,27 @@ STATUSES = ("idle", "running", "paused", "stopped", "done", "cancelled", "error"
 
 class Cancelled(Exception):
     """Raised inside a job's work by ``report`` once :meth:`Job.cancel` was called."""
+
+
+@contextlib.contextmanager
+def abort_forward(model: nn.Module, stop: Callable[[], bool] | None) -> Iterator[None]:
+    """While active, a forward pass of ``model`` on this thread raises :class:`Cancelled` once ``stop()``
+    is true (checked once per pass, e.g. per chunk of an explainer's batches); other threads using the
+    same model are not affected. ``stop=None`` does nothing."""
+    if stop is None:
+        yield
+        return
+    owner = threading.get_ident()
+
+    def check(module: nn.Module, args: object) -> None:
+        if threading.get_ident() == owner and stop():
+            raise Cancelled()
+
+    handle = model.register_forward_pre_hook(check)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 class Job(HasTraits, Generic[T]):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import numbers
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 
 from labkit.errors import InputError
 from labkit.explain import Attribution, explain, get_explainer
+from labkit.session.jobs import abort_forward
 from labkit.train import Predictions, evaluate
 
 if TYPE_CHECKING:
@@ -115,25 +116,30 @@ def _quantity(name: str, value: Any) -> str:
 
 
 def progressive_attribution(state: "ExperimentState", x: torch.Tensor, image_id: str, method: str,
-                            params: dict[str, Any]) -> Iterator[Stage]:
+                            params: dict[str, Any], stop: Callable[[], bool] | None = None) -> Iterator[Stage]:
     """The preview of the ``method`` map (when it has one), then the full map, each cached like
     :func:`attribution`; only the full map when it is cached already.
 
     The target is read once, so both stages explain the same class. A preview that these parameters
     do not allow (occlusion's coarse stride above a small patch) is skipped. The full stage equals
-    :func:`attribution` with ``params`` exactly (the same cache entry).
+    :func:`attribution` with ``params`` exactly (the same cache entry). Once ``stop()`` is true the
+    full stage after a preview is abandoned at the model's next forward pass: it raises
+    :class:`~labkit.session.jobs.Cancelled` and nothing is cached.
     """
     target = int(state.selection.target)
     coarse = preview_params(method, params)
+    previewed = False
     if coarse is not None and _attr_key(state, image_id, target, method, params) not in state.cache:
         try:
-            first: Computed | None = attribution(state, x, image_id, method, coarse, target)
+            first = attribution(state, x, image_id, method, coarse, target)
         except InputError:
-            first = None
-        if first is not None:
+            pass  # the full stage reports the problem if the chosen parameters have one too
+        else:
             yield Stage(first, False, stage_caption(method, coarse, final=False))
-    yield Stage(attribution(state, x, image_id, method, params, target), True,
-                stage_caption(method, params, final=True))
+            previewed = True
+    with abort_forward(state.model(), stop if previewed else None):
+        full = attribution(state, x, image_id, method, params, target)
+    yield Stage(full, True, stage_caption(method, params, final=True))
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,8 @@ def test_a_newer_image_cancels_the_refinement_in_progress(trained_state: Experim
     real = maptiles.progressive_attribution
     refined: list[tuple[str, str]] = []
 
-    def held(state, x, image_id, method, params):
-        stages = real(state, x, image_id, method, params)
+    def held(state, x, image_id, method, params, stop=None):
+        stages = real(state, x, image_id, method, params, stop=stop)
         yield next(stages)
         refined.append((image_id, method))
         if image_id == old:  # the refinement of the old image waits until the user has moved on
@@ -87,3 +87,4 @@ def test_a_newer_image_cancels_the_refinement_in_progress(trained_state: Experim
     assert log[-2:] == [("smoothgrad", new, "full: 25 samples"), ("integrated_gradients", new, "full: 32 steps")]
     reference = ExplainerSelector(trained_state, methods=("smoothgrad",), debounce=0, progressive=False)
     assert p.images["smoothgrad"].value == reference.images["smoothgrad"].value
+    assert p.status.kind != "error" and "⚠" not in p.infos["smoothgrad"].value  # a cancel is no error

@@ -1,11 +1,14 @@
 """Progressive maps: a coarse preview from the methods' ``Param.coarse`` values, then the exact full map."""
+import threading
+
 import pytest
 import torch
 
 from labkit.checkpoint import ModelEntry
 from labkit.explain import explain, get_explainer, list_explainers
 from labkit.models import SmallCNN
-from labkit.session import ExperimentState
+from labkit.session import Cancelled, ExperimentState
+from labkit.session.jobs import abort_forward
 from labkit.session.studies import attribution, preview_params, progressive_attribution, stage_caption
 
 PROGRESSIVE = {"smoothgrad": ("n_samples", 8, 25), "integrated_gradients": ("steps", 8, 32),
@@ -80,3 +83,39 @@ def test_both_stages_explain_the_class_selected_at_the_start(state) -> None:
     assert int(next(stages).computed.attribution.extras["target"][0]) == 0
     state.selection.target = 1  # changed while the full map is being computed
     assert int(next(stages).computed.attribution.extras["target"][0]) == 0
+
+
+def test_a_stop_abandons_the_full_stage_at_the_next_forward_pass_and_caches_nothing(state) -> None:
+    x, image_id = shown(state)
+    passes = {"n": 0}
+    state.model().register_forward_pre_hook(lambda module, args: passes.__setitem__("n", passes["n"] + 1))
+    stop_after = {"n": None}
+
+    def stop() -> bool:  # true from the full stage's second forward pass on
+        return stop_after["n"] is not None and passes["n"] > stop_after["n"]
+
+    stages = progressive_attribution(state, x, image_id, "integrated_gradients", {}, stop=stop)
+    preview = next(stages)  # a preview is never stopped
+    stop_after["n"] = passes["n"] + 1
+    with pytest.raises(Cancelled):
+        next(stages)
+    assert passes["n"] == stop_after["n"] + 1  # stopped at the pass after the first one of the full stage
+    assert not preview.final
+    again, full = progressive_attribution(state, x, image_id, "integrated_gradients", {}, stop=lambda: False)
+    assert again.computed.cached and not full.computed.cached  # the abandoned full map was not cached
+    assert torch.equal(full.computed.attribution.maps,
+                       explain(state.model(), x, state.selection.target, "integrated_gradients").maps)
+
+
+def test_a_stop_only_affects_the_thread_that_asked(state) -> None:
+    x, image_id = shown(state)
+    other: list[torch.Tensor] = []
+    model = state.model()
+    with abort_forward(model, lambda: True):
+        worker = threading.Thread(target=lambda: other.append(model(x)))
+        worker.start()
+        worker.join(30)
+        with pytest.raises(Cancelled):
+            model(x)
+    assert len(other) == 1 and other[0].shape == (1, 2)
+    model(x)  # the hook is gone afterwards
