@@ -12,18 +12,21 @@ handle of the image slider: a new image, so the map is recomputed), the time fro
 (the load whose caption says "full: …"; the same as the first paint for methods without a
 preview). Then the same presses on the opacity slider (display only: the map is cached).
 The reference in the same run is that display-only round trip (kernel, comm, PNG, browser
-decode with no map computed); ``first/display`` is the ratio of the p50s.
+decode with no map computed); ``first/display`` is the ratio of the p50s. Latent Shift
+(``latent_shift``, in the Counterfactual tab with the cached pre-trained autoencoder) is
+timed from a click on *Make movie* to the load of its map overlay, preview and full.
 
 Targets (2-core CPU): first paint p95 ≤ 150 ms for every method, final occlusion 8/4
 (the default patch 8, stride 4) p95 ≤ 400 ms.
 
-Usage: LABKIT_DATA_DIR=... python benchmarks/bench_browser.py [--methods gradient,occlusion] [--presses 20]
+Usage: LABKIT_DATA_DIR=... python benchmarks/bench_browser.py [--methods gradient,occlusion,latent_shift] [--presses 20]
        [--threads 1] [--checkpoint DIR]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -49,15 +52,20 @@ FINAL_TARGET_MS = {"occlusion": 400.0}
 INSTRUMENT = """() => {
   if (window.__lk) return;
   window.__lk = {key: 0, loads: []};
-  document.addEventListener('keydown', () => { window.__lk.key = performance.now(); }, true);
+  for (const what of ['keydown', 'click'])
+    document.addEventListener(what, () => { window.__lk.key = performance.now(); }, true);
   document.addEventListener('load', e => {
     const img = e.target;
-    if (!(img instanceof HTMLImageElement) || !img.classList.contains('labkit-heatmap')) return;
-    const cap = img.parentElement && img.parentElement.querySelector('.labkit-caption');
+    if (!(img instanceof HTMLImageElement)) return;
+    const movie = img.classList.contains('labkit-cf-map');
+    if (!movie && !img.classList.contains('labkit-heatmap')) return;
+    const cap = movie ? document.querySelector('.labkit-cf-caption')
+                      : img.parentElement && img.parentElement.querySelector('.labkit-caption');
     window.__lk.loads.push({t: performance.now(), cls: img.className, caption: cap ? cap.innerText : ''});
   }, true);
 }"""
 MODELS_LOADED = "() => /[1-9][0-9]* model/.test(document.querySelector('.labkit-header').innerText)"
+STATUS_DONE = "() => /done in/.test(document.querySelector('.labkit-status').innerText)"
 DONE = """([n, cls, final]) => window.__lk.loads.slice(n).some(
   l => l.cls.includes(cls) && (!final || l.caption.startsWith('full')))"""
 
@@ -65,6 +73,17 @@ DONE = """([n, cls, final]) => window.__lk.loads.slice(n).some(
 def explainer_methods() -> list[str]:
     """Every registered method the explainer panel offers (Latent Shift has its own viewer)."""
     return [m for m in list_explainers() if not get_explainer(m).needs]
+
+
+def timed_loads(page: Page, cls: str, final: bool, act) -> tuple[float, float]:
+    """Run ``act()`` (a key press or a click); (first load, final load) of an image with class ``cls``, in ms."""
+    count = page.evaluate("() => window.__lk.loads.length")
+    act()
+    page.wait_for_function(DONE, arg=[count, cls, final], timeout=120_000)
+    key, loads = page.evaluate("n => [window.__lk.key, window.__lk.loads.slice(n)]", count)
+    mine = [lo for lo in loads if cls in lo["cls"]]
+    last = next(lo["t"] for lo in mine if not final or lo["caption"].startswith("full"))
+    return mine[0]["t"] - key, last - key
 
 
 def progressive(method: str) -> bool:
@@ -117,17 +136,30 @@ def presses(page: Page, slider: str, method: str, n: int, final: bool) -> tuple[
     """``n`` key presses on ``slider``'s handle: (first paint, final map) latencies in ms."""
     handle = page.locator(f"{slider} .noUi-handle").filter(visible=True).first
     handle.focus()
-    cls = f"labkit-heatmap-{method}"
     first, last = [], []
     for i in range(n):
-        count = page.evaluate("() => window.__lk.loads.length")
-        handle.press("ArrowRight" if slider == ".labkit-image-index" or i % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(DONE, arg=[count, cls, final], timeout=60_000)
-        key, loads = page.evaluate("n => [window.__lk.key, window.__lk.loads.slice(n)]", count)
-        mine = [lo for lo in loads if cls in lo["cls"]]
-        first.append(mine[0]["t"] - key)
-        last.append(next(lo["t"] for lo in mine if not final or lo["caption"].startswith("full")) - key)
+        key = "ArrowRight" if slider == ".labkit-image-index" or i % 2 == 0 else "ArrowLeft"
+        a, b = timed_loads(page, f"labkit-heatmap-{method}", final, lambda: handle.press(key))
+        first.append(a)
+        last.append(b)
         page.wait_for_timeout(50)  # let stray messages of this press land before the next one
+    return first, last
+
+
+def movie_clicks(page: Page, n: int) -> tuple[list[float], list[float]]:
+    """``n`` clicks on *Make movie* (Counterfactual tab): (preview map, full map) latencies in ms."""
+    page.get_by_text(re.compile(r"^\d+ · Counterfactual$")).click()
+    page.get_by_role("button", name="Pre-trained autoencoder").click()
+    page.wait_for_function("() => /autoencoder ready/.test(document.querySelector('.labkit-status').innerText)",
+                           timeout=600_000)
+    button = page.get_by_role("button", name="Make movie")
+    first, last = [], []
+    for _ in range(n):
+        a, b = timed_loads(page, "labkit-cf-map", True, button.click)
+        page.wait_for_function(STATUS_DONE, timeout=60_000)  # the job has ended: the next click starts one
+        first.append(a)
+        last.append(b)
+    page.get_by_text(re.compile(r"^\d+ · Explain$")).click()
     return first, last
 
 
@@ -149,6 +181,10 @@ def run(methods: list[str], n: int, threads: int, checkpoint: str | None = None)
                 page.evaluate(INSTRUMENT)
                 page.get_by_text("2 · Explain", exact=True).click()
                 for m in methods:
+                    if m == "latent_shift":
+                        first, final = movie_clicks(page, n)
+                        rows.append({"method": m, "progressive": True, "first": first, "final": final, "display": []})
+                        continue
                     show_only(page, m)
                     first, final = presses(page, ".labkit-image-index", m, n, progressive(m))
                     display, _ = presses(page, ".labkit-opacity", m, n, final=False)
@@ -172,12 +208,13 @@ def report(rows: list[dict], n: int, threads: int, load: tuple[float, ...], mode
     for r in rows:
         f50, f95 = percentile(r["first"], 0.5), percentile(r["first"], 0.95)
         l50, l95 = percentile(r["final"], 0.5), percentile(r["final"], 0.95)
-        d50, d95 = percentile(r["display"], 0.5), percentile(r["display"], 0.95)
+        d50, d95 = (percentile(r["display"], 0.5), percentile(r["display"], 0.95)) if r["display"] else (0, 0)
         verdict = f"first {'ok' if f95 <= FIRST_PAINT_TARGET_MS else 'over'}"
         if r["method"] in FINAL_TARGET_MS:
             verdict += f", final {'ok' if l95 <= FINAL_TARGET_MS[r['method']] else 'over'}"
         final = f"{l50:>11.0f}{l95:>7.0f}" if r["progressive"] else f"{'(same)':>11}{'':>7}"
-        print(f"{r['method']:<22}{f50:>10.0f}{f95:>7.0f}{final}{d50:>13.0f}{d95:>7.0f}{f50 / d50:>15.2f}  {verdict}")
+        display = f"{d50:>13.0f}{d95:>7.0f}{f50 / d50:>15.2f}" if d50 else f"{'(click)':>13}{'':>22}"
+        print(f"{r['method']:<22}{f50:>10.0f}{f95:>7.0f}{final}{display}  {verdict}")
     everything = [v for r in rows for v in r["first"]]
     print(f"all first paints: median {statistics.median(everything):.0f} ms, "
           f"p95 {percentile(everything, 0.95):.0f} ms over {len(everything)} presses")
@@ -185,17 +222,18 @@ def report(rows: list[dict], n: int, threads: int, load: tuple[float, ...], mode
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", default=",".join(explainer_methods()),
-                    help="comma-separated explainer methods (default: every one the explainer offers)")
+    ap.add_argument("--methods", default=",".join(explainer_methods() + ["latent_shift"]),
+                    help="comma-separated methods (default: every registered one)")
     ap.add_argument("--presses", type=int, default=20, help="key presses per method and slider (default 20)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the app kernel (default 1)")
     ap.add_argument("--checkpoint", help="checkpoint folder whose models the app opens on (default: the zoo's "
                                          "pre-trained SmallCNN baseline and shortcut models)")
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(methods) - set(explainer_methods()))
+    known = explainer_methods() + ["latent_shift"]
+    unknown = sorted(set(methods) - set(known))
     if unknown:
-        raise SystemExit(f"unknown method(s) {unknown}; choose from {explainer_methods()}")
+        raise SystemExit(f"unknown method(s) {unknown}; choose from {known}")
     load = os.getloadavg()
     rows = run(methods, args.presses, args.threads, args.checkpoint)
     models = f"models of {args.checkpoint}" if args.checkpoint else "SmallCNN (pre-trained baseline)"

@@ -57,16 +57,18 @@ class CounterfactualViewer(JobPanel):
         self._play_link = link((self.play, "value"), (self.frame, "value"))
         self.lam_label = W.HTML()
         self.caption = W.HTML()
-        self.caption.add_class("labkit-caption")
+        self.caption.add_class("labkit-cf-caption")
         self.map_choice = W.Dropdown(options=MAP_CHOICES, value="max", description="map", style=STYLE)
         self.export_prefix = W.Text(value="runs/counterfactual", description="export to", style=STYLE,
                                     layout=W.Layout(width="300px"))
         self.export_button = W.Button(description="Export GIF + PNG", icon="save")
         self.frame_img, self.map_img, self.plot = png_image(), png_image(), png_image()
+        self.map_img.add_class("labkit-cf-map")
         self.on_click(self.load_ae, self.load_folder)
         self.on_click(self.pretrained_ae, self.load_pretrained)
         self.on_click(self.export_button, self.export)
-        self.watch(self.frame, lambda _: self._show_frame(), "value")
+        self._placing = False  # True while _ready moves the frame slider: it shows the frame once itself
+        self.watch(self.frame, lambda _: None if self._placing else self._show_frame(), "value")
         self.watch(self.map_choice, lambda _: self._show_map(), "value")
         self.watch(state, lambda _: self._describe_ae(), "autoencoder")
         self.watch(state.selection, lambda _: self.job.cancel() if self.job.running else None,
@@ -122,13 +124,16 @@ class CounterfactualViewer(JobPanel):
 
     def _ready(self, movie: cf.Movie) -> None:
         self.state.cache.put(RESULT_KEY, movie)
-        last = len(movie.lambdas) - 1
-        for w in (self.frame, self.play):
-            w.max = last
-        self.frame.value = movie.zero_index
-        self.caption.value = f"<i>{movie.caption}</i>"
+        self.caption.value = f"<i>{movie.caption}</i>"  # before the images: it names the stage they show
+        self._show_map()  # first: the map is what a preview is for (the frame and the plot follow)
+        self._placing = True
+        try:
+            for w in (self.frame, self.play):
+                w.max = len(movie.lambdas) - 1
+            self.frame.value = movie.zero_index
+        finally:
+            self._placing = False
         self._show_frame()
-        self._show_map()
 
     def _class_name(self, target: int) -> str:
         names = self.state.data.class_names if self.state.data is not None else ()

@@ -16,8 +16,8 @@ from labkit.train import TrainConfig  # noqa: E402
 
 
 def test_unknown_methods_are_refused_before_anything_starts() -> None:
-    with pytest.raises(SystemExit, match=r"unknown method\(s\) \['latent_shift'\]"):
-        bench_browser.main(["--methods", "gradient,latent_shift"])
+    with pytest.raises(SystemExit, match=r"unknown method\(s\) \['nope'\]"):
+        bench_browser.main(["--methods", "gradient,nope,latent_shift"])
 
 
 @pytest.mark.browser
