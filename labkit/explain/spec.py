@@ -48,6 +48,11 @@ class Param:
             raise ValueError(f"Param kind must be one of {PARAM_KINDS}, got {self.kind!r}")
         if self.kind == "choice" and self.default not in self.choices:
             raise ValueError(f"default {self.default!r} of {self.name!r} is not among its choices {self.choices}")
+        if self.coarse is not None:
+            if self.kind not in ("int", "float") or self.coarse == self.default:
+                raise ValueError(f"coarse value of {self.name!r} must be a number other than its default "
+                                 f"{self.default!r}, got {self.coarse!r}")
+            self.check(self.coarse)
 
     def expected(self) -> str:
         """Human-readable description of the valid values, used in error messages."""

@@ -149,6 +149,10 @@ def test_param_spec_messages() -> None:
         b.check(1)
     with pytest.raises(ValueError):
         Param("x", "slider", 0)
+    assert Param("n", "int", 25, min=1, max=100, coarse=8).coarse == 8
+    for bad in ({"coarse": 25}, {"coarse": 0}, {"coarse": 8, "kind": "bool", "default": False}):
+        with pytest.raises((ValueError, InputError)):
+            Param("n", **{"kind": "int", "default": 25, "min": 1, "max": 100, **bad})
 
 
 def test_unknown_parameter_lists_valid_ones(cnn) -> None:
