@@ -57,25 +57,27 @@ def test_a_newer_image_cancels_the_refinement_in_progress(trained_state: Experim
     sel = trained_state.selection
     p = ExplainerSelector(trained_state, methods=("gradient", "smoothgrad", "integrated_gradients"), debounce=0.01)
     assert p.wait(30)
-    sel.image_index = 1
-    old = sel.current().image_id
+    shown_first = sel.current().image_id  # rendered in full already
     refining, go_on = threading.Event(), threading.Event()
     real = maptiles.progressive_attribution
     refined: list[tuple[str, str]] = []
+    held_id: list[str] = []
 
     def held(state, x, image_id, method, params, stop=None):
         stages = real(state, x, image_id, method, params, stop=stop)
         yield next(stages)
         refined.append((image_id, method))
-        if image_id == old:  # the refinement of the old image waits until the user has moved on
+        if image_id != shown_first and not go_on.is_set():  # the old image's refinement waits for the user
+            held_id.append(image_id)
             refining.set()
             assert go_on.wait(30)
         yield from stages
 
     monkeypatch.setattr(maptiles, "progressive_attribution", held)
     log = paint_log(p)
-    p.request()
+    sel.image_index = 1
     assert refining.wait(30)
+    old = held_id[0]
     sel.image_index = 2  # the newer slider value arrives while the old full SmoothGrad map is computed
     new = sel.current().image_id
     go_on.set()
