@@ -23,22 +23,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
-from harness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, start_training,  # noqa: E402
-                        wait_trained, wait_usable)
+from harness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, memory_mb,  # noqa: E402
+                     start_training, wait_trained, wait_usable)
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from labkit.hub import LocalHub  # noqa: E402
 from labkit.hub.config import MALLOC_ENV  # noqa: E402
-from labkit.hub.local import _descendants  # noqa: E402
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, USS) of a process in MB, from ``/proc/PID/smaps_rollup``."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        key, value = line.split(":", 1)
-        fields[key] = int(value.split()[0]) / 1024
-    return fields["Rss"], fields["Private_Clean"] + fields["Private_Dirty"]
+from labkit.hub.local import descendants  # noqa: E402
 
 
 def parent_pid(pid: int) -> int:
@@ -63,7 +54,7 @@ def lecture_checkpoint(folder: Path, data_dir: str) -> Path:
 def hub_process_mb(hub: LocalHub) -> dict[str, float]:
     """RSS of the hub and of configurable-http-proxy (the class's fixed cost)."""
     out = {"hub": memory_mb(hub.proc.pid)[0]}
-    for pid in _descendants(hub.proc.pid):
+    for pid in descendants(hub.proc.pid):
         try:
             if b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out["proxy"] = memory_mb(pid)[0]
@@ -125,19 +116,22 @@ def main() -> None:
         browser.close()
     mean = statistics.mean
     print(f"\n{os.cpu_count()} cores; load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("users | login→usable s (mean, max) | training s (mean, max) | kernel idle RSS / USS MB |"
-          " after training RSS / USS MB")
+    print("users | login→usable s (mean, max) | training s (mean, max) | kernel idle RSS / USS / anon MB |"
+          " after training RSS / USS / anon MB")
+
+    def mem(ms: list) -> str:
+        return " / ".join(f"{mean(m[i] for m in ms):4.0f}" for i in (0, 2, 3))
+
     for r in rows:
         print(f"{r['n']:5d} | {mean(r['login']):6.1f} {max(r['login']):6.1f} | {mean(r['train']):6.1f} "
-              f"{max(r['train']):6.1f} | {mean(m[0] for m in r['idle']):6.0f} / {mean(m[1] for m in r['idle']):4.0f}"
-              f" | {mean(m[0] for m in r['after']):6.0f} / {mean(m[1] for m in r['after']):4.0f}")
+              f"{max(r['train']):6.1f} | {mem(r['idle'])} | {mem(r['after'])}")
     base = rows[0]
     for r in rows[1:]:
         print(f"{r['n']} users: training {mean(r['train']) / mean(base['train']):.2f}× and login "
               f"{mean(r['login']) / mean(base['login']):.2f}× the single-user time")
     srv = rows[-1]["servers"]
     print(f"user's Jupyter server (without its kernel) RSS / USS MB: {mean(m[0] for m in srv):.0f} / "
-          f"{mean(m[1] for m in srv):.0f}")
+          f"{mean(m[2] for m in srv):.0f}")
     print("hub and proxy RSS MB:", {k: round(v) for k, v in rows[-1]["fixed"].items()})
 
 

@@ -3,6 +3,14 @@
 The app notebook ships inside the package (``labkit/notebooks/lab_app.ipynb``);
 settings reach its kernel as ``LABKIT_APP_*`` environment variables, read by
 :meth:`labkit.panels.LabApp.from_env`.
+
+Voilà preheats one kernel: it starts a kernel and runs the notebook as soon as the
+server is up, before any browser asks, and serves that rendered page to the first
+request (the pool is refilled ``FILL_DELAY`` seconds later, for the next tab).
+
+References
+----------
+Voilà, "Preheated kernels", https://voila.readthedocs.io/en/stable/customize.html
 """
 from __future__ import annotations
 
@@ -10,11 +18,17 @@ import argparse
 import os
 import subprocess
 import sys
+import time
+import webbrowser
 from importlib import resources
 from pathlib import Path
 
 from labkit.errors import InputError
+from labkit.hub.local import descendants
 
+#: seconds before Voilà starts the next preheated kernel once one is taken: the refill
+#: does not compete with the first minutes of use for the CPU
+FILL_DELAY = 30
 HELP = "start the lecture app (Voilà, code hidden) — with a checkpoint it opens on trained models"
 
 
@@ -72,27 +86,66 @@ def app_env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dic
     return env
 
 
-def voila_command(notebook: Path, port: int = 8866, ip: str = "localhost", no_browser: bool = False) -> list[str]:
-    """``python -m voila`` with sources stripped and tracebacks hidden."""
+def voila_command(notebook: Path, port: int = 8866, ip: str = "localhost", no_browser: bool = False,
+                  preheat: bool = True) -> list[str]:
+    """``python -m voila`` with sources stripped and tracebacks hidden; one preheated kernel unless ``preheat=False``."""
     cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={ip}",
            "--strip_sources=True", "--show_tracebacks=False", "--theme=light"]
+    if preheat:
+        cmd += ["--preheat_kernel=True", "--pool_size=1", f"--VoilaKernelManager.fill_delay={FILL_DELAY}"]
     if no_browser:
         cmd.append("--no-browser")
     return cmd
+
+
+def kernel_pids(server: int) -> list[int]:
+    """The ipykernel processes below the Voilà server process ``server``, oldest first."""
+    found = []
+    for pid in descendants(server):
+        try:
+            if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                started = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+                found.append((started, pid))
+        except (OSError, ValueError, IndexError):
+            continue
+    return [pid for _, pid in sorted(found)]
+
+
+def wait_preheated(server: subprocess.Popen, timeout: float = 60.0) -> bool:
+    """Wait until Voilà has started its preheated kernel (True), the server ended or ``timeout`` passed.
+
+    A page requested before that kernel exists gets a kernel of its own (Voilà then
+    serves the preheated one to the next request only), so the browser is opened after it.
+    """
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and server.poll() is None:
+        if kernel_pids(server.pid):
+            time.sleep(0.5)  # Voilà registers the kernel for its notebook right after starting it
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise InputError(f"--port must be in 1…65535, got {args.port}")
     env = app_env(args)
-    cmd = voila_command(notebook_path(), args.port, args.ip, args.no_browser)
+    cmd = voila_command(notebook_path(), args.port, args.ip, no_browser=True)
     if args.print_command:
         for k in sorted(k for k in env if k.startswith("LABKIT_")):
             print(f"{k}={env[k]}")
         print(" ".join(cmd))
         return 0
-    print(f"labkit app on http://{args.ip}:{args.port}/ (Ctrl+C stops it)", flush=True)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 130
+    url = f"http://{args.ip}:{args.port}/"
+    print(f"labkit app on {url} (Ctrl+C stops it)", flush=True)
+    with subprocess.Popen(cmd, env=env) as server:
+        try:
+            if not args.no_browser:
+                wait_preheated(server)
+                if server.poll() is None:
+                    webbrowser.open(url)
+            return server.wait()
+        except KeyboardInterrupt:
+            server.terminate()  # Voilà shuts its kernels down on SIGTERM
+            server.wait()
+            return 130

@@ -2,18 +2,24 @@
 
 Search order for the ``.npz`` file: an explicit ``data_dir``, ``$LABKIT_DATA_DIR``,
 then medmnist's default root (``~/.medmnist``). Download only when allowed.
+
+Only medmnist's dataset module is imported (:func:`medmnist_module`): the package's
+``__init__`` also imports its ``Evaluator``, and with it pandas and scikit-learn
+(about 115 MB and a second per process), which loading images never uses.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 
-import medmnist
 import numpy as np
 import torch
 import torch.nn.functional as F
-from medmnist import INFO
 
 from labkit.data.split import LabData, Split, normalize
 from labkit.device import resolve_device
@@ -24,6 +30,35 @@ SPLITS = ("train", "val", "test")
 NATIVE_SIZES = (28, 64, 128, 224)
 
 
+_ISOLATED: dict[str, ModuleType] = {}
+
+
+def medmnist_module(name: str) -> ModuleType:
+    """``medmnist.dataset`` or ``medmnist.info``, without running medmnist's ``__init__`` if it has not run.
+
+    When the package is imported already, its own submodule is returned. Otherwise the
+    submodules are imported under a bare package object (``importlib.util.module_from_spec``,
+    not executed) and taken out of ``sys.modules`` again, so that a later
+    ``import medmnist`` elsewhere runs the whole package as usual.
+    """
+    if "medmnist" in sys.modules:
+        return importlib.import_module(f"medmnist.{name}")
+    if not _ISOLATED:
+        spec = importlib.util.find_spec("medmnist")
+        if spec is None:
+            raise ImportError("medmnist is not installed: pip install medmnist (a labkit dependency)")
+        before = set(sys.modules)
+        sys.modules["medmnist"] = importlib.util.module_from_spec(spec)
+        try:
+            for sub in ("info", "dataset"):
+                _ISOLATED[sub] = importlib.import_module(f"medmnist.{sub}")
+        finally:
+            for mod in set(sys.modules) - before:
+                if mod == "medmnist" or mod.startswith("medmnist."):
+                    del sys.modules[mod]
+    return _ISOLATED[name]
+
+
 def file_name(size: int) -> str:
     """medmnist's file name for a size: ``pneumoniamnist.npz`` or ``pneumoniamnist_64.npz``."""
     return f"{FLAG}.npz" if size == 28 else f"{FLAG}_{size}.npz"
@@ -31,7 +66,7 @@ def file_name(size: int) -> str:
 
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched, in order: ``data_dir``, ``$LABKIT_DATA_DIR``, medmnist's root."""
-    dirs = [data_dir, os.environ.get("LABKIT_DATA_DIR"), medmnist.info.DEFAULT_ROOT]
+    dirs = [data_dir, os.environ.get("LABKIT_DATA_DIR"), medmnist_module("info").DEFAULT_ROOT]
     out: list[Path] = []
     for d in dirs:
         if d and Path(d).expanduser() not in out:
@@ -51,7 +86,7 @@ def _download(size: int, data_dir: str | os.PathLike | None) -> Path:
     root = search_dirs(data_dir)[0]
     root.mkdir(parents=True, exist_ok=True)
     try:
-        medmnist.PneumoniaMNIST(split="test", root=str(root), size=size, download=True)
+        medmnist_module("dataset").PneumoniaMNIST(split="test", root=str(root), size=size, download=True)
     except Exception as exc:  # medmnist wraps every network failure in RuntimeError
         raise _not_found(size, data_dir, f"download into {root} failed: {str(exc).strip().splitlines()[0]}") from exc
     return root / file_name(size)
@@ -59,7 +94,7 @@ def _download(size: int, data_dir: str | os.PathLike | None) -> Path:
 
 def _not_found(size: int, data_dir: str | os.PathLike | None, why: str) -> DataNotFoundError:
     searched = "\n".join(f"  - {d}" for d in search_dirs(data_dir))
-    url = INFO[FLAG]["url" if size == 28 else f"url_{size}"]
+    url = medmnist_module("info").INFO[FLAG]["url" if size == 28 else f"url_{size}"]
     return DataNotFoundError(
         f"PneumoniaMNIST file {file_name(size)!r} not found ({why}). Folders searched:\n{searched}\n"
         f"To fix: run with network access and download allowed (labkit data --download), or fetch\n"
@@ -71,7 +106,7 @@ def _not_found(size: int, data_dir: str | os.PathLike | None, why: str) -> DataN
 def _read_split(root: Path, split: str, size: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One split through medmnist's own loader; a damaged file raises :class:`DataFileError`."""
     try:
-        ds = medmnist.PneumoniaMNIST(split=split, root=str(root), size=size, download=False)
+        ds = medmnist_module("dataset").PneumoniaMNIST(split=split, root=str(root), size=size, download=False)
         imgs, labels = np.asarray(ds.imgs), np.asarray(ds.labels).reshape(-1)
     except Exception as exc:  # noqa: BLE001 — zip, pickle and key errors of a damaged file
         raise DataFileError(f"{path} cannot be read ({type(exc).__name__}): it is truncated, empty or not a "

@@ -16,13 +16,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from labkit.data.split import Split
 from labkit.errors import InputError
 from labkit.train.autoencoder import reconstruct
-from labkit.train.metrics import predict
+from labkit.train.metrics import auroc, predict
 
 #: the paper's mean prediction drop caused by decoding (Table K.1)
 PAPER_DROP = {"positive": 0.12, "negative": 0.04}
@@ -87,8 +86,7 @@ def reconstruction_report(autoencoder: nn.Module, classifier: nn.Module | None, 
     def mean_where(mask: np.ndarray) -> float:
         return float(drop[mask].mean()) if mask.any() else nan
 
-    two = len(np.unique(y)) == 2
     return ReconstructionReport(**fields, drop_positive=mean_where(y == 1), drop_negative=mean_where(y == 0),
                                 abs_shift=float(np.abs(drop).mean()),
-                                auroc_original=float(roc_auc_score(y, p_x)) if two else nan,
-                                auroc_decoded=float(roc_auc_score(y, p_r)) if two else nan)
+                                auroc_original=auroc(y, p_x),
+                                auroc_decoded=auroc(y, p_r))  # NaN with one class

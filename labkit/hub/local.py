@@ -43,7 +43,7 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every live process below ``pid`` (children first found through /proc)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -118,7 +118,7 @@ class LocalHub:
         """End the hub's process group and every server and kernel it started."""
         if self.proc is None:
             return
-        below = _descendants(self.proc.pid)
+        below = descendants(self.proc.pid)
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # the hub stops the users' servers on its way out
             try:

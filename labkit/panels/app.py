@@ -21,7 +21,6 @@ how ``labkit app`` passes them to the Voilà kernel:
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from typing import Any, Mapping
 
@@ -42,20 +41,6 @@ from labkit.session import ExperimentState, Job
 
 DATASETS = [("PneumoniaMNIST", "pneumoniamnist"), ("phantom (offline demo)", "phantom")]
 ENV_PREFIX = "LABKIT_APP_"
-
-
-def warm_up() -> threading.Thread:
-    """Import the optimizer machinery on a daemon thread so the first “Start” responds at once.
-
-    (Building the first ``torch.optim.Adam`` of a process imports ``torch._dynamo``,
-    which takes seconds on a slow laptop.)
-    """
-    def work() -> None:
-        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-
-    t = threading.Thread(target=work, daemon=True, name="labkit-warm-up")
-    t.start()
-    return t
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -153,7 +138,6 @@ class LabApp:
         is wrong.
         """
         env = os.environ if env is None else env
-        warm_up()
         problems = []
         kwargs: dict[str, Any] = dict(checkpoint=env.get(ENV_PREFIX + "CHECKPOINT") or None,
                                       data_dir=env.get("LABKIT_DATA_DIR") or None,

@@ -4,7 +4,9 @@ the loss/accuracy curves per epoch and read the clinical metrics at the end.
 Training runs as the state's :class:`~labkit.session.TrainingJob`
 (``state.start_training``), so the rest of the UI stays usable; this panel binds
 its progress bar to ``state.training.progress`` and observes the job's
-``history`` and ``status`` and the active model.
+``history`` and ``status`` and the active model. The active model's charts (confusion
+matrix, training curves: matplotlib) are drawn on a worker thread, so a page that opens
+on a checkpoint shows its controls and metrics table without waiting for them.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Any
 import ipywidgets as W
 from traitlets import dlink
 
+from labkit.errors import one_line
 from labkit.models import list_models
-from labkit.panels.base import FORM, Panel, StatusLine, guarded, html_table, png_image
+from labkit.panels.base import FORM, Coalescer, Panel, StatusLine, guarded, html_table, png_image
 from labkit.render import confusion_png, training_curves_png
 from labkit.session import VARIANT_NAMES, ExperimentState
 from labkit.train import TrainConfig
@@ -35,7 +38,7 @@ class TrainingController(Panel):
     epochs, subset, width, batch_size:
         Initial values of the controls (``subset=0`` trains on the whole split).
     background:
-        Train on a thread (the default); ``False`` blocks (scripts, tests).
+        Train and draw the charts on threads (the default); ``False`` blocks (scripts, tests).
     """
 
     title = "Train"
@@ -72,6 +75,8 @@ class TrainingController(Panel):
         self.metrics_title = W.HTML()
         self.metrics = W.HTML()
         self.confusion = png_image(layout=W.Layout(max_width="560px"))
+        self._charts = Coalescer(self._draw_charts, 0.05 if background else 0,
+                                 on_error=lambda exc: self.status.error(one_line(exc)))
         # a course's own model
         self.user_weights = W.Text(placeholder="weights file (.pt)", description="weights", style=FORM)
         self.user_arch = W.Dropdown(options=list_models(), value="resnet18" if "resnet18" in list_models() else None,
@@ -187,8 +192,19 @@ class TrainingController(Panel):
         self.resume_model.disabled = busy or name not in self.state.models
         if busy or name not in self.state.models:
             return
-        entry = self.state.models[name]
         self._show_metrics(name)
+        self._charts.request()
+
+    def _draw_charts(self) -> None:
+        """Confusion matrix and training curves of the active model (on the chart worker)."""
+        name = self.state.active_model
+        if self.state.training.status in ("running", "paused") or name not in self.state.models:
+            return
+        entry = self.state.models[name]
+        column = _confusion_column(entry)
+        if column is not None:
+            label = "test (marked)" if column == "test_marked" else "test (clean)"
+            self.confusion.value = confusion_png(entry.metrics[column]["confusion"], title=f"{name}: {label}")
         history = entry.history.get("epochs", []) if isinstance(entry.history, dict) else []
         if history:
             self.curves.value = training_curves_png(history, title=f"training of {name}")
@@ -209,8 +225,14 @@ class TrainingController(Panel):
         self.metrics_title.value = (f"<b>Clinical metrics of {name}</b> ({entry.variant} data, threshold "
                                     f"{entry.threshold:.3f} chosen on validation; pneumonia = positive)")
         self.metrics.value = html_table(rows, ["metric", *[labels[c] for c in cols]])
-        c = cols[-1] if "test_marked" in cols and entry.variant == "marked" else cols[0]
-        self.confusion.value = confusion_png(entry.metrics[c]["confusion"], title=f"{name}: {labels[c]}")
+
+
+def _confusion_column(entry: Any) -> str | None:
+    """The test split whose confusion matrix is shown: marked for a shortcut model, else clean."""
+    cols = [k for k in ("test", "test_marked") if k in entry.metrics]
+    if not cols:
+        return None
+    return cols[-1] if "test_marked" in cols and entry.variant == "marked" else cols[0]
 
 
 def _num(v: Any) -> Any:

@@ -1,12 +1,12 @@
 """Predictions and clinical metrics (sensitivity, specificity, balanced accuracy,
-AUROC, confusion matrix) computed with scikit-learn."""
+AUROC, confusion matrix) computed with scikit-learn (imported when first used: a kernel
+that only shows checkpointed models never loads it)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 from torch import nn
 
 from labkit.data.split import Split
@@ -99,6 +99,8 @@ def _check_binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, n
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve; NaN when only one class is present (it is undefined then)."""
+    from sklearn.metrics import roc_auc_score
+
     labels = np.asarray(labels)
     return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
 
@@ -106,6 +108,8 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 def clinical_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch.Tensor,
                      threshold: float = 0.5) -> ClinicalMetrics:
     """Metrics at ``threshold`` on p(pneumonia) ``scores``; AUROC is threshold-free."""
+    from sklearn.metrics import confusion_matrix
+
     labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
     preds = (scores >= threshold).astype(int)
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(labels, preds, labels=[0, 1]).ravel())
@@ -127,6 +131,8 @@ def choose_threshold(labels: np.ndarray | torch.Tensor, scores: np.ndarray | tor
     validation predictions are the same as at the score itself, but a wide gap between
     the classes (a shortcut model) does not push the threshold to its edge.
     """
+    from sklearn.metrics import roc_curve
+
     labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
     if len(np.unique(labels)) < 2:
         raise InputError("choosing a threshold needs both classes in the validation labels")

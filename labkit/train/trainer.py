@@ -126,7 +126,7 @@ class Trainer:
         self.device = next(model.parameters()).device
         self.precision = MixedPrecision.resolve(config.precision, self.device)
         self._scaler = self.precision.scaler()
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self._optimizer: torch.optim.Optimizer | None = None
         self.history = History()
         self.epoch = 0  # finished epochs
         self._gen = torch.Generator().manual_seed(config.seed)
@@ -140,6 +140,19 @@ class Trainer:
         self._rng: tuple[torch.Tensor, torch.Tensor | None] | None = None  # global RNG state at a stop
         self.stopped = False
         torch.manual_seed(config.seed)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Adam over the model's parameters, built on first use.
+
+        The first optimizer of a process imports ``torch._dynamo`` (seconds on a slow
+        CPU, about 170 MB), so it is built by the first training step, on the training
+        thread, and never in a kernel that only shows trained models.
+        """
+        if self._optimizer is None:
+            self._optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr,
+                                               weight_decay=self.config.weight_decay)
+        return self._optimizer
 
     @property
     def num_batches(self) -> int:

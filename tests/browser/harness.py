@@ -96,9 +96,14 @@ def kernels_of(home: Path) -> list[int]:
     return found
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MB (``VmRSS``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def memory_mb(pid: int) -> tuple[float, float, float, float]:
+    """(RSS, PSS, USS, anonymous) of a process in MB, from ``/proc/PID/smaps_rollup``.
+
+    USS counts the pages only this process maps (it shrinks when another kernel maps the
+    same libraries); anonymous pages are never shared between kernels.
+    """
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        fields[key] = int(value.split()[0]) / 1024
+    return (fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"], fields["Anonymous"])

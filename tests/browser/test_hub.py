@@ -5,7 +5,7 @@ SimpleLocalProcessSpawner, Voilà per user, kernel culling after a few seconds),
 :class:`labkit.hub.LocalHub` with configurable-http-proxy from the set-up's npm prefix.
 Alice and Bob log in in two browser contexts and train at once; each must see only
 their own models. Then: a killed kernel, a closed tab's kernel culled, and a missing
-shared checkpoint.
+shared checkpoint (in a new tab: a new kernel in a running server).
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from harness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, rss_mb, start_training,
+from harness import (CHROMIUM_ARGS, begin_login, class_options, kernels_of, memory_mb, start_training,
                      status_text, wait_trained, wait_usable)
-from labkit.cli import main as labkit_main
 from labkit.hub import LocalHub
 
 CULL_KERNEL = 4  # seconds a closed tab's kernel may stay idle before the server stops it
@@ -29,12 +28,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """A shared checkpoint with one really trained model (128 images, one epoch)."""
-    out = tmp_path_factory.mktemp("shared") / "lecture"
-    assert labkit_main(["train", "--epochs", "1", "--subset", "128", "--size", "64", "--no-download", "--device", "cpu",
-                        "--data-dir", str(data_dir), "--name", "lecture_cnn", "--out", str(out)]) == 0
-    return out
+def checkpoint(lecture_checkpoint: Path) -> Path:
+    """The shared checkpoint of the class: one really trained model, ``lecture_cnn``."""
+    return lecture_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +78,7 @@ def test_two_students_train_at_once_and_see_only_their_own_models(students: dict
         assert "lecture_cnn" in status_text(page), status_text(page)  # the shared checkpoint loaded
         assert "⚠" not in status_text(page)
     homes = students["homes"]
-    idle = {u: round(rss_mb(kernels_of(h)[0])) for u, h in homes.items()}
+    idle = {u: [round(m) for m in memory_mb(kernels_of(h)[0])] for u, h in homes.items()}
     start_training(alice, "alice_cnn")
     start_training(bob, "bob_cnn")
     t0 = time.monotonic()
@@ -93,8 +89,8 @@ def test_two_students_train_at_once_and_see_only_their_own_models(students: dict
         assert own in html and other not in html
         assert "Traceback" not in page.inner_text("body")
     assert len(kernels_of(homes["alice"])) == 1 and len(kernels_of(homes["bob"])) == 1
-    after = {u: round(rss_mb(kernels_of(h)[0])) for u, h in homes.items()}
-    print(f"kernel RSS MB idle {idle}, after training {after}")
+    after = {u: [round(m) for m in memory_mb(kernels_of(h)[0])] for u, h in homes.items()}
+    print(f"kernel RSS / PSS / USS / anonymous MB: idle {idle}, after training {after}")
 
 
 def test_a_killed_kernel_reopens_on_reload_and_leaves_the_other_student_alone(students: dict) -> None:
@@ -122,12 +118,12 @@ def test_a_closed_tab_has_its_kernel_culled(students: dict) -> None:
     assert kernels_of(students["homes"]["alice"])  # Alice's open tab keeps hers
 
 
-def test_a_missing_shared_checkpoint_is_reported_and_the_app_still_opens(hub: LocalHub, browser: Browser,
-                                                                        checkpoint: Path) -> None:
+def test_a_missing_shared_checkpoint_is_reported_and_the_app_still_opens(students: dict, checkpoint: Path) -> None:
     hidden = checkpoint.with_name("lecture-moved")
     checkpoint.rename(hidden)
-    try:
-        page = begin_login(browser.new_context(viewport={"width": 1400, "height": 1000}), hub.url, "carol")
+    try:  # a new tab of a logged-in student: a new kernel, which reads the shared checkpoint at start
+        page = students["contexts"]["alice"].new_page()
+        page.goto(students["pages"]["alice"].url, wait_until="commit", timeout=120_000)
         wait_usable(page)
     finally:
         hidden.rename(checkpoint)

@@ -1,17 +1,24 @@
 """The lecture app in a real browser: Voilà serves it, headless Chromium uses it.
 
-Train one epoch on a small subset through the UI, open the Explain tab, move a
+The app opens on a checkpoint, as ``labkit app --checkpoint`` serves it; the seconds from
+the server's start to a usable page (data, the checkpoint's model and a status line on
+screen) are printed and written to ``test-output/lab_app_startup.txt`` with the load
+average (a figure, not a pass/fail criterion: ``benchmarks/bench_startup.py`` compares).
+Then train one epoch on a small subset through the UI, open the Explain tab, move a
 slider, and check that the heatmap image changed and no error or traceback is on
 screen. A screenshot goes to the test's folder and to ``test-output/``.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from conftest import VoilaApp
 from harness import CHROMIUM_ARGS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,18 +43,24 @@ def assert_no_error_on_screen(page: Page) -> None:
 
 
 @pytest.mark.browser
-def test_lecture_app_trains_and_explains_in_chromium(voila_app: str, chromium: str, tmp_path: Path) -> None:
+def test_lecture_app_trains_and_explains_in_chromium(voila_app: VoilaApp, chromium: str, tmp_path: Path) -> None:
     page_errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS, timeout=30_000)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-            page.goto(voila_app, timeout=60_000, wait_until="domcontentloaded")
+            page.goto(voila_app.url, timeout=60_000, wait_until="domcontentloaded")
             page.wait_for_selector(".labkit-app .labkit-status", timeout=60_000)
-            page.wait_for_function(  # the data loaded at start
+            page.wait_for_function(  # the data and the checkpoint's model loaded at start
                 "() => { const h = document.querySelector('.labkit-header');"
-                " return h && h.innerText.includes('pneumoniamnist'); }", timeout=30_000)
+                " return h && h.innerText.includes('pneumoniamnist') && h.innerText.includes('1 model(s)'); }",
+                timeout=30_000)
+            wait_status(page, "lecture_cnn", 10_000)
+            usable = time.monotonic() - voila_app.started
+            load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            startup = f"lecture app usable {usable:.1f} s after the server's start (load average {load})"
+            print(startup)
             assert "⚠" not in status_text(page), status_text(page)  # no error at start
 
             # Train one epoch on the 128-image subset through the UI.
@@ -80,5 +93,6 @@ def test_lecture_app_trains_and_explains_in_chromium(voila_app: str, chromium: s
     out.mkdir(exist_ok=True)
     for name in ("lab_app.png", "lab_app_train.png"):
         shutil.copy(tmp_path / name, out / name)
+    (out / "lab_app_startup.txt").write_text(startup + "\n")
     assert shot.stat().st_size > 10_000
     assert not page_errors, page_errors

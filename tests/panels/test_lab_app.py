@@ -11,7 +11,6 @@ from labkit.cli import main
 from labkit.commands.app import app_env, parse_args, notebook_path, voila_command
 from labkit.device import apply_gpu_memory_cap
 from labkit.panels import LabApp
-from labkit.panels.app import warm_up
 from labkit.session import ExperimentState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +85,6 @@ def test_gpu_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABKIT_GPU_MEMORY_FRACTION", "0.25")
     expected = 0.25 if torch.cuda.is_available() else None
     assert apply_gpu_memory_cap() == expected
-    warm_up().join(60)
 
 
 def test_one_app_notebook_builds_the_app() -> None:

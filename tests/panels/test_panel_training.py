@@ -66,7 +66,8 @@ def test_stop_during_training_keeps_a_consistent_model(state: ExperimentState) -
     assert not state.training.active and p.stop.disabled and not p.start.disabled
     assert p.progress.bar_style == "warning"
     assert wait_for(lambda: "Clinical metrics of baseline" in p.metrics_title.value)  # shown from the thread too
-    assert p.confusion.value[:4] == b"\x89PNG" and p.confusion.layout.display is None
+    assert wait_for(lambda: p.confusion.value[:4] == b"\x89PNG")  # charts: drawn on their worker thread
+    assert p.confusion.layout.display is None
     x, _ = state.selection.current_image()
     assert state.model()(x).shape == (1, 2)
 
