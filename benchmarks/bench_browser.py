@@ -109,7 +109,8 @@ def start_voila(folder: Path, threads: int, checkpoint: str | None) -> tuple[sub
     port = free_port()
     models = ({"LABKIT_APP_CHECKPOINT": str(Path(checkpoint).resolve())} if checkpoint
               else {"LABKIT_APP_PRETRAINED": "1"})
-    env = {**os.environ, **models, "LABKIT_APP_DATASET": "pneumoniamnist", "LABKIT_APP_DEVICE": "cpu", "LABKIT_APP_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+    env = {**os.environ, **models, "LABKIT_APP_DATASET": "pneumoniamnist", "LABKIT_APP_DEVICE": "cpu",
+           "LABKIT_APP_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
            "PYTHONWARNINGS": "ignore"}
     with open(folder / "voila.log", "wb") as log:
         proc = subprocess.Popen(voila_command(notebook_path(), port, ip="127.0.0.1", no_browser=True), stdout=log,
@@ -123,6 +124,11 @@ def start_voila(folder: Path, threads: int, checkpoint: str | None) -> tuple[sub
             stop_group(proc)
             raise SystemExit(f"Voilà did not start:\n{(folder / 'voila.log').read_text()[-3000:]}")
         time.sleep(0.2)
+
+
+def tab(page: Page, title: str) -> None:
+    """Open the app's tab called ``title`` ("2 · Explain")."""
+    page.get_by_text(re.compile(rf"^\d+ · {title}$")).click()
 
 
 def show_only(page: Page, method: str) -> None:
@@ -148,7 +154,7 @@ def presses(page: Page, slider: str, method: str, n: int, final: bool) -> tuple[
 
 def movie_clicks(page: Page, n: int) -> tuple[list[float], list[float]]:
     """``n`` clicks on *Make movie* (Counterfactual tab): (preview map, full map) latencies in ms."""
-    page.get_by_text(re.compile(r"^\d+ · Counterfactual$")).click()
+    tab(page, "Counterfactual")
     page.get_by_role("button", name="Pre-trained autoencoder").click()
     page.wait_for_function("() => /autoencoder ready/.test(document.querySelector('.labkit-status').innerText)",
                            timeout=600_000)
@@ -159,7 +165,7 @@ def movie_clicks(page: Page, n: int) -> tuple[list[float], list[float]]:
         page.wait_for_function(STATUS_DONE, timeout=60_000)  # the job has ended: the next click starts one
         first.append(a)
         last.append(b)
-    page.get_by_text(re.compile(r"^\d+ · Explain$")).click()
+    tab(page, "Explain")
     return first, last
 
 
@@ -179,15 +185,15 @@ def run(methods: list[str], n: int, threads: int, checkpoint: str | None = None)
                 wait_usable(page, 180_000)
                 page.wait_for_function(MODELS_LOADED, timeout=180_000)
                 page.evaluate(INSTRUMENT)
-                page.get_by_text("2 · Explain", exact=True).click()
+                tab(page, "Explain")
                 for m in methods:
                     if m == "latent_shift":
                         first, final = movie_clicks(page, n)
-                        rows.append({"method": m, "progressive": True, "first": first, "final": final, "display": []})
-                        continue
-                    show_only(page, m)
-                    first, final = presses(page, ".labkit-image-index", m, n, progressive(m))
-                    display, _ = presses(page, ".labkit-opacity", m, n, final=False)
+                        display: list[float] = []
+                    else:
+                        show_only(page, m)
+                        first, final = presses(page, ".labkit-image-index", m, n, progressive(m))
+                        display, _ = presses(page, ".labkit-opacity", m, n, final=False)
                     rows.append({"method": m, "progressive": progressive(m), "first": first, "final": final,
                                  "display": display})
                     print(f"  {m}: done", flush=True)
@@ -195,6 +201,7 @@ def run(methods: list[str], n: int, threads: int, checkpoint: str | None = None)
                 browser.close()
     finally:
         stop_group(proc)
+        shutil.rmtree(folder, ignore_errors=True)
     return rows
 
 

@@ -92,4 +92,5 @@ def export(movie: Movie, prefix: str | Path, class_name: str = "p") -> tuple[Pat
     return save_movie(prefix, movie.frames, movie.lambdas, movie.probs, class_name=class_name)
 
 
-__all__ = ["Movie", "progressive_movie", "selected_movie", "use_autoencoder_folder", "use_pretrained_autoencoder", "export"]
+__all__ = ["Movie", "progressive_movie", "selected_movie", "use_autoencoder_folder", "use_pretrained_autoencoder",
+           "export"]
