@@ -1,7 +1,7 @@
 """Key press → new heatmap in the page: latency of the Voilà lecture app in a real browser.
 
 Same harness as ``tests/browser``: Voilà serves ``labkit/notebooks/lab_app.ipynb`` exactly
-as ``labkit app`` does (``voila_command``) with the zoo's pre-trained models
+as ``labkit app`` does (``voila_command``, without the preheated spare kernel) with the zoo's pre-trained models
 (``LABKIT_APP_PRETRAINED=1``, cached on this machine) or the models of ``--checkpoint``, and Debian's Chromium (the
 ``chromium`` on PATH, ``CHROMIUM_ARGS``) is driven by Playwright; no browser is downloaded.
 
@@ -113,8 +113,10 @@ def start_voila(folder: Path, threads: int, checkpoint: str | None) -> tuple[sub
            "LABKIT_APP_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
            "PYTHONWARNINGS": "ignore"}
     with open(folder / "voila.log", "wb") as log:
-        proc = subprocess.Popen(voila_command(notebook_path(), port, ip="127.0.0.1", no_browser=True), stdout=log,
-                                stderr=subprocess.STDOUT, env=env, cwd=folder, start_new_session=True)
+        # no preheated spare kernel: its refill (FILL_DELAY s after the page took the first) would compete
+        # with the measured kernel for the CPU in the middle of the presses
+        proc = subprocess.Popen(voila_command(notebook_path(), port, ip="127.0.0.1", no_browser=True, preheat=False),
+                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder, start_new_session=True)
     end = time.monotonic() + 60
     while True:
         with socket.socket() as s:
