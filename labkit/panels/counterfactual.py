@@ -114,7 +114,7 @@ class CounterfactualViewer(JobPanel):
         params = dict(n_frames=int(self.n_frames.value), drop=float(self.drop.value), rise=float(self.rise.value))
 
         def work(report: Callable[[int, int], None]) -> cf.Movie:
-            for i, movie in enumerate(cf.progressive_movie(s, **params)):
+            for i, movie in enumerate(cf.progressive_movie(s, stop=lambda: self.job.cancelling, **params)):
                 report(i + 1, 2)  # raises Cancelled once a newer selection came: nothing more is painted
                 if not movie.caption.startswith("full"):
                     self._ready(movie)

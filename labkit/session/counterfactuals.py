@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -19,6 +19,7 @@ from labkit.explain.latent_shift import MAPS, LatentShift, check_autoencoder
 from labkit.render.counterfactual import save_movie
 from labkit.session.autoencoders import pretrained_autoencoder
 from labkit.session.experiment import ExperimentState
+from labkit.session.jobs import abort_forward
 from labkit.session.selection import Shown
 from labkit.session.studies import preview_params, stage_caption
 
@@ -52,14 +53,19 @@ def selected_movie(state: ExperimentState, **params: Any) -> Movie:
     return _movie(state, state.selection.current(), int(state.selection.target), params, final=True)
 
 
-def progressive_movie(state: ExperimentState, **params: Any) -> Iterator[Movie]:
+def progressive_movie(state: ExperimentState, stop: Callable[[], bool] | None = None,
+                      **params: Any) -> Iterator[Movie]:
     """The preview movie (when ``params`` are not already as cheap), then the full one, equal to
-    :func:`selected_movie`; the image and the target are read once, so both stages show the same case."""
+    :func:`selected_movie`; the image and the target are read once, so both stages show the same case.
+    Once ``stop()`` is true the full movie after a preview is abandoned at the classifier's next forward
+    pass (:class:`~labkit.session.jobs.Cancelled`)."""
     shown, target = state.selection.current(), int(state.selection.target)
     coarse = preview_params("latent_shift", params)
     if coarse is not None:
         yield _movie(state, shown, target, coarse, final=False)
-    yield _movie(state, shown, target, params, final=True)
+    with abort_forward(state.model(), stop if coarse is not None else None):
+        full = _movie(state, shown, target, params, final=True)
+    yield full
 
 
 def _movie(state: ExperimentState, shown: Shown, target: int, params: dict[str, Any], final: bool) -> Movie:

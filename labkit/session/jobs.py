@@ -123,6 +123,12 @@ class Job(HasTraits, Generic[T]):
         """Ask the work to stop at its next progress report."""
         self._cancel.set()
 
+    @property
+    def cancelling(self) -> bool:
+        """True once :meth:`cancel` was called for the current run (work without progress reports can
+        poll it, e.g. through :func:`abort_forward`)."""
+        return self._cancel.is_set()
+
     def wait(self, timeout: float | None = None) -> T | None:
         """Block until the job ends; return its result or raise its error."""
         if self._thread is not None:

@@ -1,10 +1,11 @@
 """Progressive counterfactual movies: a preview with Latent Shift's coarse values, then the exact full movie."""
+import pytest
 import torch
 
 from labkit.checkpoint import ModelEntry
 from labkit.models import SmallCNN
 from labkit.models.autoencoder import ConvAutoencoder
-from labkit.session import ExperimentState
+from labkit.session import Cancelled, ExperimentState
 from labkit.session.counterfactuals import progressive_movie, selected_movie
 
 
@@ -25,3 +26,7 @@ def test_preview_then_the_full_movie_of_the_same_case(pneumonia28) -> None:
     assert full.caption == reference.caption
     (only,) = progressive_movie(state, n_frames=4, budget=5)  # already as cheap as the preview
     assert only.caption == "full: 4 frames, budget 5"
+    stages = progressive_movie(state, stop=lambda: True, n_frames=12)
+    assert next(stages).caption.startswith("preview")  # a preview is never stopped
+    with pytest.raises(Cancelled):
+        next(stages)

@@ -44,10 +44,14 @@ def test_cancel_stops_at_the_next_report_and_on_done_is_skipped() -> None:
     job.start("slow", slow, done.append)
     with pytest.raises(JobError, match="still going"):
         job.start("again", slow)
+    assert not job.cancelling
     job.cancel()
+    assert job.cancelling
     gate.set()
     assert job.wait(10) is None
     assert job.status == "cancelled" and job.message == "slow: cancelled" and done == []
+    job.start("quick", lambda report: 1, background=False)
+    assert not job.cancelling  # a new run starts uncancelled
 
 
 def test_describe_gives_the_final_message() -> None:
