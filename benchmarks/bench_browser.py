@@ -16,11 +16,16 @@ decode with no map computed); ``first/display`` is the ratio of the p50s. Latent
 (``latent_shift``, in the Counterfactual tab with the cached pre-trained autoencoder) is
 timed from a click on *Make movie* to the load of its map overlay, preview and full.
 
+Cancellation: for each progressive method, ``--burst`` presses 50 ms apart (faster than
+a full map), five times; the time from the last press of a burst to the final map, and
+how many full maps of the method were painted after that press (1 when every older
+refinement was cancelled; an uncancelled one would be painted late, over the newer image).
+
 Targets (2-core CPU): first paint p95 ≤ 150 ms for every method, final occlusion 8/4
 (the default patch 8, stride 4) p95 ≤ 400 ms.
 
 Usage: LABKIT_DATA_DIR=... python benchmarks/bench_browser.py [--methods gradient,occlusion,latent_shift] [--presses 20]
-       [--threads 1] [--checkpoint DIR]
+       [--threads 1] [--burst 5] [--checkpoint DIR]
 """
 from __future__ import annotations
 
@@ -65,6 +70,9 @@ INSTRUMENT = """() => {
   }, true);
 }"""
 MODELS_LOADED = "() => /[1-9][0-9]* model/.test(document.querySelector('.labkit-header').innerText)"
+FULL_AFTER = """([k, cls]) => window.__lk.loads.some(
+  l => l.t > k && l.cls.includes(cls) && l.caption.startsWith('full'))"""
+BURST_GAP_MS = 50
 STATUS_DONE = "() => /done in/.test(document.querySelector('.labkit-status').innerText)"
 DONE = """([n, cls, final]) => window.__lk.loads.slice(n).some(
   l => l.cls.includes(cls) && (!final || l.caption.startsWith('full')))"""
@@ -154,6 +162,27 @@ def presses(page: Page, slider: str, method: str, n: int, final: bool) -> tuple[
     return first, last
 
 
+def bursts(page: Page, method: str, size: int, rounds: int = 5) -> tuple[list[float], list[int]]:
+    """``rounds`` bursts of ``size`` presses ``BURST_GAP_MS`` apart on the image slider: (last press → final map
+    in ms, full maps painted after the last press) per burst."""
+    handle = page.locator(".labkit-image-index .noUi-handle").filter(visible=True).first
+    handle.focus()
+    cls = f"labkit-heatmap-{method}"
+    latency, painted = [], []
+    for _ in range(rounds):
+        for _ in range(size):
+            handle.press("ArrowRight")
+            page.wait_for_timeout(BURST_GAP_MS)
+        key = page.evaluate("() => window.__lk.key")
+        page.wait_for_function(FULL_AFTER, arg=[key, cls], timeout=120_000)
+        page.wait_for_timeout(1500)  # a late full map of an older image (one not cancelled) would land too
+        full = [lo["t"] for lo in page.evaluate("k => window.__lk.loads.filter(l => l.t > k)", key)
+                if cls in lo["cls"] and lo["caption"].startswith("full")]
+        latency.append(max(full) - key)
+        painted.append(len(full))
+    return latency, painted
+
+
 def movie_clicks(page: Page, n: int) -> tuple[list[float], list[float]]:
     """``n`` clicks on *Make movie* (Counterfactual tab): (preview map, full map) latencies in ms."""
     tab(page, "Counterfactual")
@@ -171,7 +200,7 @@ def movie_clicks(page: Page, n: int) -> tuple[list[float], list[float]]:
     return first, last
 
 
-def run(methods: list[str], n: int, threads: int, checkpoint: str | None = None) -> list[dict]:
+def run(methods: list[str], n: int, threads: int, checkpoint: str | None = None, burst: int = 0) -> list[dict]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("chromium not found on PATH: install Debian's chromium (bash scripts/setup.sh)")
@@ -198,6 +227,8 @@ def run(methods: list[str], n: int, threads: int, checkpoint: str | None = None)
                         display, _ = presses(page, ".labkit-opacity", m, n, final=False)
                     rows.append({"method": m, "progressive": progressive(m), "first": first, "final": final,
                                  "display": display})
+                    if burst and progressive(m) and m != "latent_shift":
+                        rows[-1]["burst"] = bursts(page, m, burst)
                     print(f"  {m}: done", flush=True)
             finally:
                 browser.close()
@@ -227,6 +258,15 @@ def report(rows: list[dict], n: int, threads: int, load: tuple[float, ...], mode
     everything = [v for r in rows for v in r["first"]]
     print(f"all first paints: median {statistics.median(everything):.0f} ms, "
           f"p95 {percentile(everything, 0.95):.0f} ms over {len(everything)} presses")
+    burst_rows = [r for r in rows if "burst" in r]
+    if burst_rows:
+        print(f"bursts of presses {BURST_GAP_MS} ms apart: last press → final map, vs one press's final map")
+        print(f"{'method':<22}{'burst p50':>10}{'p95':>7}{'single p50':>12}{'burst/single':>14}  full maps painted")
+        for r in burst_rows:
+            latency, painted = r["burst"]
+            b50, single = percentile(latency, 0.5), percentile(r["final"], 0.5)
+            print(f"{r['method']:<22}{b50:>10.0f}{percentile(latency, 0.95):>7.0f}{single:>12.0f}"
+                  f"{b50 / single:>14.2f}  {painted} after the last press")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated methods (default: every registered one)")
     ap.add_argument("--presses", type=int, default=20, help="key presses per method and slider (default 20)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the app kernel (default 1)")
+    ap.add_argument("--burst", type=int, default=5,
+                    help="presses per burst for the cancellation check of progressive methods (0: none)")
     ap.add_argument("--checkpoint", help="checkpoint folder whose models the app opens on (default: the zoo's "
                                          "pre-trained SmallCNN baseline and shortcut models)")
     args = ap.parse_args(argv)
@@ -244,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown method(s) {unknown}; choose from {known}")
     load = os.getloadavg()
-    rows = run(methods, args.presses, args.threads, args.checkpoint)
+    rows = run(methods, args.presses, args.threads, args.checkpoint, args.burst)
     models = f"models of {args.checkpoint}" if args.checkpoint else "SmallCNN (pre-trained baseline)"
     report(rows, args.presses, args.threads, load, models)
     return 0

@@ -26,8 +26,10 @@ def test_two_presses_on_one_progressive_method(pneumonia64, tmp_path, capsys) ->
     state.start_training("baseline", "small_cnn", "clean", TrainConfig(epochs=1, batch_size=64), subset=128,
                          background=False, width=4)
     folder = state.save(tmp_path / "tiny")
-    assert bench_browser.main(["--methods", "smoothgrad", "--presses", "2", "--checkpoint", str(folder)]) == 0
+    assert bench_browser.main(["--methods", "smoothgrad", "--presses", "2", "--burst", "2",
+                               "--checkpoint", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "load average before:" in out
-    row = next(line for line in out.splitlines() if line.startswith("smoothgrad"))
-    assert len(row.split()) >= 8 and "(same)" not in row  # first paint and final map both measured
+    rows = [line for line in out.splitlines() if line.startswith("smoothgrad")]
+    assert len(rows) == 2 and "(same)" not in rows[0]  # first paint and final map both measured
+    assert rows[1].endswith("after the last press")  # the burst row
