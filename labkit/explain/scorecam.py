@@ -37,7 +37,9 @@ class ScoreCAM(CAMExplainer):
     for each mask on its own (labkit's earlier weighting). Gradient-free: every masked image of every
     input goes through the model as batches without building a graph; constant
     channels get weight 0. As for the other CAMs, the ReLU is applied at layer
-    resolution before bilinear upsampling.
+    resolution before bilinear upsampling. ``channel_fraction < 1`` scores only
+    that share of each image's channels, those of highest mean activation (the
+    others get weight 0): the panels' quick preview, not the published method.
 
     References
     ----------
@@ -49,7 +51,11 @@ class ScoreCAM(CAMExplainer):
     description = "Feature maps weighted by the class score of the image each one masks (no gradients)."
     params = CAMExplainer.params + (
         Param("weighting", "choice", "softmax", choices=WEIGHTINGS,
-              description="softmax over channels of masked-image logits (paper), or each mask's probability"),)
+              description="softmax over channels of masked-image logits (paper), or each mask's probability"),
+        Param("channel_fraction", "float", 1.0, min=0.01, max=1.0, step=0.01,
+              description="share of channels scored, those of highest mean activation (1 = all, as published)",
+              coarse=0.25),
+    )
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> Attribution:
         n, size, chunk = x.shape[0], x.shape[-2:], self.chunk_size(x)
@@ -61,15 +67,20 @@ class ScoreCAM(CAMExplainer):
                     self.model(x[sl])
             acts = cat(store)
             k = acts.shape[1]
+            m = max(1, math.ceil(self.config["channel_fraction"] * k))
+            scored = acts.mean((2, 3)).topk(m, dim=1).indices if m < k else None
+            chosen = acts if scored is None else acts.gather(1, scored[:, :, None, None].expand(-1, -1, *acts.shape[2:]))
             weights = []
-            for sl in chunks(n * k, chunk):
-                idx = torch.arange(sl.start, sl.stop, device=x.device)
-                img = idx // k
-                masks, valid = normalized_masks(acts.flatten(0, 1)[sl], size)
+            for sl in chunks(n * m, chunk):
+                img = torch.arange(sl.start, sl.stop, device=x.device) // m
+                masks, valid = normalized_masks(chosen.flatten(0, 1)[sl], size)
                 logits = self.model(x[img] * masks[:, None])
                 score = target_probs(logits, target[img]) if probability else target_scores(logits, target[img])
                 weights.append(torch.where(valid, score, torch.full_like(score, 0.0 if probability else -math.inf)))
-            weights = cat(weights).view(n, k)
+            weights = cat(weights).view(n, m)
+            if scored is not None:  # channels not scored: weight 0 (−inf before the softmax)
+                full = torch.full((n, k), 0.0 if probability else -math.inf, dtype=weights.dtype, device=x.device)
+                weights = full.scatter(1, scored, weights)
             if not probability:  # constant channels (-inf) get weight 0; all constant: all 0
                 weights = torch.softmax(weights, 1).nan_to_num(0.0)
         return self._cam_result(acts, weights, size)

@@ -109,7 +109,10 @@ def stage_caption(method: str, params: dict[str, Any], final: bool) -> str:
 
 
 def _quantity(name: str, value: Any) -> str:
-    """``n_samples=8`` → "8 samples", ``steps=32`` → "32 steps", ``stride=4`` → "stride 4"."""
+    """``n_samples=8`` → "8 samples", ``steps=32`` → "32 steps", ``stride=4`` → "stride 4",
+    ``channel_fraction=0.25`` → "25% of channels"."""
+    if name.endswith("_fraction"):
+        return f"{value:.0%} of {name.removesuffix('_fraction')}s"
     if name.startswith("n_"):
         return f"{value} {name[2:]}"
     return f"{value} {name}" if name.endswith("s") else f"{name} {value}"

@@ -44,3 +44,26 @@ def test_gradcam_pp_matches_pytorch_grad_cam(cnn, images, targets) -> None:
     attr = explain(cnn, images, targets, method="gradcam_pp")
     ref = reference_maps(GradCAMPlusPlus, cnn, "features.relu3", images, targets.tolist())
     torch.testing.assert_close(min_max(attr.maps), ref, atol=2e-4, rtol=0)
+
+
+def test_a_channel_fraction_scores_only_the_most_active_channels(cnn, images) -> None:
+    """The preview setting: per-mask probabilities of the scored channels equal the full
+    method's, the other channels weigh 0; with the softmax the scored weights sum to 1."""
+    full = explain(cnn, images[:2], 1, method="scorecam", weighting="probability").extras["weights"]
+    part = explain(cnn, images[:2], 1, method="scorecam", weighting="probability",
+                   channel_fraction=0.25).extras["weights"]
+    store = []
+    with torch.no_grad():
+        h = cnn.features.relu3.register_forward_hook(lambda m, i, o: store.append(o))
+        cnn.eval()(images[:2])
+        h.remove()
+    k = store[0].shape[1]
+    top = store[0].mean((2, 3)).topk(-(-k // 4), dim=1).indices
+    for i in range(2):
+        kept = torch.zeros(k, dtype=torch.bool)
+        kept[top[i]] = True
+        torch.testing.assert_close(part[i, kept], full[i, kept])
+        assert (part[i, ~kept] == 0).all()
+    soft = explain(cnn, images[:2], 1, method="scorecam", channel_fraction=0.25).extras["weights"]
+    torch.testing.assert_close(soft.sum(1), torch.ones(2))
+    assert int((soft > 0).sum(1).max()) <= -(-k // 4)

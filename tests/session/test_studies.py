@@ -58,6 +58,8 @@ def test_a_cached_full_map_and_cheap_settings_give_one_stage(state) -> None:
     assert cheap.final and cheap.caption == "full: 4 samples"
     assert preview_params("occlusion", {"stride": 8}) is None and preview_params("occlusion", {"stride": 2}) == {
         "stride": 8}
+    assert preview_params("scorecam", {}) == {"channel_fraction": 0.25}
+    assert stage_caption("scorecam", {"channel_fraction": 0.25}, False) == "preview: 25% of channels"
 
 
 def test_fast_methods_have_one_stage_without_caption(state) -> None:
