@@ -6,14 +6,16 @@ Chromium as ``labkit app`` opens the browser (once the preheated kernel has star
 waits until the app shows its data, its models and a status line; the time counts from the
 server's start. Rounds alternate between a preheated kernel (``labkit app``) and the
 reference without preheating (the page requested as soon as the server listens), so both
-see the same load; the ratio is printed.
+see the same load; the ratio is printed. ``--before DIR`` runs the reference's kernel on
+the labkit of another checkout (e.g. an older commit, ``git archive`` into DIR), to
+compare before and after a change in one run.
 
 Then the memory of the kernel that serves the page, idle, from ``/proc/PID/smaps_rollup``:
 RSS; PSS (shared pages divided among the processes that map them); USS (pages only this
 process maps: depends on what else runs, e.g. a second kernel makes the torch libraries
 shared); and the anonymous pages, which no other kernel can ever share: the per-student cost.
 
-Usage: LABKIT_DATA_DIR=... python benchmarks/bench_startup.py [--rounds 3]
+Usage: LABKIT_DATA_DIR=... python benchmarks/bench_startup.py [--rounds 3] [--before DIR]
 """
 from __future__ import annotations
 
@@ -42,10 +44,14 @@ KERNEL_ENV = {"LABKIT_APP_DEVICE": "cpu", "LABKIT_APP_THREADS": "1", "OMP_NUM_TH
               "MALLOC_TRIM_THRESHOLD_": "131072"}
 
 
-def one_round(browser, checkpoint: Path, data_dir: str, preheat: bool) -> dict:
-    """Seconds from the server's start to a usable page, and the serving kernel's memory."""
+def one_round(browser, checkpoint: Path, data_dir: str, preheat: bool, code: Path = REPO) -> dict:
+    """Seconds from the server's start to a usable page, and the serving kernel's memory.
+
+    ``code``: the checkout whose labkit the kernel imports.
+    """
     (port,) = free_ports(1)
-    env = {**os.environ, **KERNEL_ENV, "LABKIT_APP_CHECKPOINT": str(checkpoint), "LABKIT_DATA_DIR": data_dir}
+    env = {**os.environ, **KERNEL_ENV, "LABKIT_APP_CHECKPOINT": str(checkpoint), "LABKIT_DATA_DIR": data_dir,
+           "PYTHONPATH": str(code)}
     cmd = voila_command(notebook_path(), port, ip="127.0.0.1", no_browser=True, preheat=preheat)
     folder = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     t0 = time.monotonic()
@@ -79,7 +85,10 @@ def one_round(browser, checkpoint: Path, data_dir: str, preheat: bool) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3, help="rounds of each kind (preheated, reference)")
+    p.add_argument("--before", metavar="DIR", type=Path, default=REPO,
+                   help="checkout whose labkit the reference's kernel runs (default: this one)")
     args = p.parse_args()
+    reference = "reference (no preheat)" if args.before == REPO else f"reference ({args.before}, no preheat)"
     data_dir = os.environ.get("LABKIT_DATA_DIR") or str(REPO.parent / "shared" / "data")
     checkpoint = lecture_checkpoint(Path(tempfile.mkdtemp(prefix="bench-startup-ckpt-")), data_dir)
     rows: dict[bool, list[dict]] = {True: [], False: []}
@@ -87,7 +96,7 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         for _ in range(args.rounds):
             for preheat in (False, True):
-                r = one_round(browser, checkpoint, data_dir, preheat)
+                r = one_round(browser, checkpoint, data_dir, preheat, REPO if preheat else args.before.resolve())
                 rows[preheat].append(r)
                 print(f"{'preheated' if preheat else 'reference'}: usable after {r['usable']:.1f} s; kernel "
                       "RSS {:.0f} / PSS {:.0f} / USS {:.0f} / anonymous {:.0f} MB; load {:.1f}".format(
@@ -98,7 +107,7 @@ def main() -> None:
     for preheat in (False, True):
         rs = rows[preheat]
         mem = [med(r["memory"][i] for r in rs) for i in range(4)]
-        print(f"{'preheated (labkit app)' if preheat else 'reference (no preheat)':24s} usable: median "
+        print(f"{'preheated (labkit app)' if preheat else reference:24s} usable: median "
               f"{med(r['usable'] for r in rs):5.1f} s, max {max(r['usable'] for r in rs):5.1f} s | kernel RSS "
               f"{mem[0]:.0f} / PSS {mem[1]:.0f} / USS {mem[2]:.0f} / anonymous {mem[3]:.0f} MB")
     ratio = med(r["usable"] for r in rows[True]) / med(r["usable"] for r in rows[False])

@@ -73,3 +73,18 @@ def test_medmnist_loads_fully_after_labkit_read_the_data_without_it(data_dir: Pa
     report = run_fresh(code)
     assert report["before"] == [] and report["n"] == 4708
     assert report["evaluator"] and report["info"]  # the whole package, as if labkit had never touched it
+
+
+def test_training_and_explaining_on_the_cpu_never_initialise_cuda() -> None:
+    code = ("from labkit.session import ExperimentState\n"
+            "from labkit.train import TrainConfig\n"
+            "s = ExperimentState(device='cpu')\n"
+            "s.load_data('phantom', size=32)\n"
+            "s.start_training('t', config=TrainConfig(epochs=1, batch_size=32), subset=64, background=False, width=4)\n"
+            "from labkit.explain import explain\n"
+            "x = s.data['test'].images[:2]\n"
+            "maps = explain(s.model(), x, target=1, method='integrated_gradients').maps\n"
+            "extra = {'trained': s.training.status, 'maps': list(maps.shape)}\n")
+    report = run_fresh(code)
+    assert report["trained"] == "done" and report["maps"] == [2, 32, 32]
+    assert not report["cuda_initialized"]
