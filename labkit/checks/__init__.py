@@ -19,7 +19,8 @@ exception, a hang, NaN or a wrong shape becomes one line of feedback.
 Conceptual questions are checked for their form only: the answers are not in this
 package. The points nbgrader records come from the hidden tests of the instructor
 notebooks, which grade the student's source on unseen cases in a fresh process
-(:mod:`labkit.course.hidden`); ``.grade()`` in the visible test shows the report.
+(:mod:`labkit.course.hidden`); ``.grade()`` in the visible test is the cell's value:
+the report as HTML, the points as its plain text (what nbgrader reads).
 This package never imports ipywidgets.
 """
 from labkit.checks.result import CheckResult, Message

@@ -3,18 +3,40 @@
 A :class:`CheckResult` is what every check returns. Jupyter shows it through
 ``_repr_html_``; ``str()`` gives the same report as plain text (terminals, the
 ``labkit grade`` report). :meth:`CheckResult.grade` is what the locked test cells
-of the exercise notebooks call: it shows the report and returns the points, which
-nbgrader's autograder reads as the cell's partial credit.
+of the exercise notebooks end with: its value, :class:`Points`, is the cell's output,
+whose text/plain form is the number nbgrader's autograder reads as partial credit and
+whose HTML form, the one Jupyter shows, is the report.
+
+The text colours reach a WCAG contrast of at least 4.5:1 on JupyterLab's light and dark
+backgrounds: no one colour does on both, so the report carries a small style sheet
+that switches to :data:`PALETTE`'s dark colours under JupyterLab's dark themes
+(``body[data-jp-theme-light="false"]``).
 """
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Level = Literal["ok", "fail", "hint", "note"]
 _ICONS = {"ok": "✔", "fail": "✘", "hint": "→", "note": "·"}
-_COLORS = {"ok": "#1b7f3b", "fail": "#b3261e", "hint": "#7a4f00", "note": "#555555"}
+#: Text colour of each level on light and on dark backgrounds.
+PALETTE = {"light": {"ok": "#187236", "fail": "#b3261e", "hint": "#7a4f00", "note": "#555555"},
+           "dark": {"ok": "#5cc97b", "fail": "#ff8a80", "hint": "#e3b341", "note": "#a8a8a8"}}
+#: The report's background: this grey at this opacity over the notebook's own background.
+TINT = ((127, 127, 127), 0.06)
+_CODE = re.compile(r"`([^`]+)`")
+
+
+_STYLE = "<style>" + "".join(f"{scope}.labkit-check .labkit-{level}{{color:{c}}}"
+                              for scope, theme in (("", "light"), ("body[data-jp-theme-light=false] ", "dark"))
+                              for level, c in PALETTE[theme].items()) + "</style>"
+
+
+def markup(text: str) -> str:
+    """``text`` as HTML: escaped, with `backticked` spans as ``<code>``."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text))
 
 
 @dataclass(frozen=True)
@@ -88,24 +110,29 @@ class CheckResult:
         return str(self)
 
     def _repr_html_(self) -> str:
-        color = _COLORS["note"] if self.pending else _COLORS["ok"] if self.passed else (_COLORS["hint"] if self.points > 0 else _COLORS["fail"])
-        items = "".join(
-            f'<li style="color:{_COLORS[m.level]};list-style:none;margin:2px 0">'
-            f"{_ICONS[m.level]} {html.escape(m.text)}</li>" for m in self.messages)
-        return (f'<div class="labkit-check" style="border-left:5px solid {color};padding:6px 10px;'
-                f'margin:4px 0;background:rgba(127,127,127,0.06)">'
-                f'<div style="font-weight:bold;color:{color}">{html.escape(self.headline())}</div>'
-                f'<ul style="margin:4px 0 0 0;padding-left:4px">{items}</ul></div>')
+        level = "note" if self.pending else "ok" if self.passed else ("hint" if self.points > 0 else "fail")
+        items = "".join(f'<li class="labkit-{m.level}" style="list-style:none;margin:2px 0">'
+                        f"{_ICONS[m.level]} {markup(m.text)}</li>" for m in self.messages)
+        (r, g, b), alpha = TINT
+        return (f'{_STYLE}<div class="labkit-check"><div class="labkit-{level}" style="border-left:5px solid;'
+                f'padding:6px 10px;margin:4px 0;background:rgba({r},{g},{b},{alpha})">'
+                f'<div style="font-weight:bold">{html.escape(self.headline())}</div>'
+                f'<ul style="margin:4px 0 0 0;padding-left:4px">{items}</ul></div></div>')
 
-    def grade(self) -> float:
-        """Show the report and return the points earned.
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        """The text and HTML reports, and the feedback lines as output metadata (read by ``labkit grade``)."""
+        return ({"text/plain": str(self), "text/html": self._repr_html_()},
+                {"labkit": {"feedback": [str(m) for m in self.messages]}})
 
-        The locked test cells of the exercise notebooks end with this call:
-        nbgrader's autograder reads a number on the cell's last line as partial
-        credit, so the cell is worth exactly :attr:`points`.
+    def grade(self) -> "Points":
+        """The points earned, as the value of the cell: Jupyter shows the report, nbgrader reads the number.
+
+        The locked test cells of the exercise notebooks end with this call. Outside
+        IPython (a script) the report is printed as well.
         """
-        _show(self)
-        return float(self.points)
+        if not _in_ipython():
+            print(self)
+        return Points(self)
 
     def require(self) -> None:
         """Raise :class:`AssertionError` (one line) unless the check passed.
@@ -118,19 +145,38 @@ class CheckResult:
             raise AssertionError(f"{self.headline()}" + (f": {first}" if first else ""))
 
 
+class Points(float):
+    """A check's points as a test cell's value (``checks.gradient(fn).grade()`` on the last line).
+
+    nbgrader's autograder reads the text/plain form of a test cell's result as partial
+    credit (``nbgrader.utils.determine_grade``): here that form is the number alone.
+    Jupyter shows the richest form, the HTML report, so no bare ``2.0`` appears under it.
+    """
+
+    result: CheckResult
+
+    def __new__(cls, result: CheckResult) -> "Points":
+        self = super().__new__(cls, result.points)
+        self.result = result
+        return self
+
+    def __repr__(self) -> str:
+        return repr(float(self))
+
+    __str__ = __repr__
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        data, metadata = self.result._repr_mimebundle_(include, exclude)
+        return {**data, "text/plain": repr(self)}, metadata
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _show(obj: object) -> None:
-    """Display ``obj`` rich in IPython, print it elsewhere."""
+def _in_ipython() -> bool:
     try:
         from IPython import get_ipython
-        from IPython.display import display
     except ImportError:  # pragma: no cover - IPython ships with Jupyter
-        print(obj)
-        return
-    if get_ipython() is not None:
-        display(obj)
-    else:
-        print(obj)
+        return False
+    return get_ipython() is not None

@@ -106,21 +106,17 @@ def cell_points(cell: NotebookNode) -> float:
 
 
 def cell_feedback(cell: NotebookNode) -> tuple[str, ...]:
-    """Plain-text feedback of an executed cell: the checks' reports and error lines."""
+    """Plain-text feedback of an executed cell: the checks' reports (their output metadata) and error lines."""
     lines: list[str] = []
     for out in cell.get("outputs", []):
         if out.output_type == "error" and out.ename in ("KeyboardInterrupt", "CellTimeoutError"):
             lines.append("the cell was stopped: it ran longer than the time limit")
         elif out.output_type == "error":
             lines.append(f"{out.ename}: {_ANSI.sub('', out.evalue)}".strip())
-        elif out.output_type == "display_data":
-            text = out.get("data", {}).get("text/plain", "")
-            text = "".join(text) if isinstance(text, list) else text
-            lines.extend(line.strip() for line in text.splitlines()[1:] if line.strip())
+        elif out.output_type in ("display_data", "execute_result"):  # a check's report: its feedback lines
+            lines.extend(out.get("metadata", {}).get("labkit", {}).get("feedback", []))
         elif out.output_type == "stream" and out.get("name") == "stderr":
             lines.append(f"stderr: {out.text.strip().splitlines()[0] if out.text.strip() else ''}")
-        elif out.output_type == "stream":  # the hidden tests' report
-            lines.extend(line.strip() for line in out.text.splitlines() if line.strip())
     return tuple(lines)
 
 

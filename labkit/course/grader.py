@@ -7,10 +7,11 @@ the exercise's check on the hidden cases of the request's seed, and gives 0 poin
 the student's code replaced anything the checker relies on. For a question it compares
 the normalized answer with the expected one sent by the instructor's hidden test.
 Whatever the student's code prints is discarded; the one result line (JSON, with the
-request's nonce) goes to the original stdout.
+request's nonce, and the report as HTML) goes to the original stdout.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import linecache
@@ -28,7 +29,8 @@ def _seed(text: str) -> int:
 
 
 def _failed(exercise: str, points: float, text: str) -> CheckResult:
-    return CheckResult(exercise, "hidden tests", False, 0.0, points, (Message("fail", text),))
+    title = EXERCISES[exercise].title if exercise in EXERCISES else exercise
+    return CheckResult(exercise, title, False, 0.0, points, (Message("fail", text),))
 
 
 def _rebuild(items: list[dict]) -> tuple[list[Any], str | None]:
@@ -102,8 +104,9 @@ def main() -> int:
         result = grade_answer(request) if kind == "question" else grade_code(request)
     except BaseException as exc:  # noqa: BLE001 - a crash scores 0 and says why
         result = _failed(request.get("exercise", "?"), 0.0, f"grading failed: {type(exc).__name__}: {exc}")
+    shown = dataclasses.replace(result, title=f"{result.title} (hidden tests)")
     line = json.dumps({"nonce": nonce, "points": result.points, "max_points": result.max_points,
-                       "messages": [str(m) for m in result.messages]})
+                       "messages": [str(m) for m in result.messages], "html": shown._repr_html_()})
     os.write(result_fd, (line + "\n").encode())
     return 0
 

@@ -11,8 +11,9 @@ module is imported afresh. :func:`grade` then sends the *source* of the student'
 function (with the imports, helper functions and plain constants it uses from the
 notebook) to ``python -m labkit.course.grader``, which rebuilds it, runs the check on
 the hidden cases of ``seed`` and reports the points. Nothing the notebook changed
-(labkit, torch, ``CheckResult.grade``) exists in that process. The number this
-function returns is the cell's result, which nbgrader reads as partial credit.
+(labkit, torch, ``CheckResult.grade``) exists in that process. What this function
+returns, a :class:`Score`, is the cell's result: nbgrader reads its text/plain form,
+the number, as partial credit; Jupyter shows its HTML form, the grading process's report.
 
 For a conceptual question the right answer is an argument here, so it exists only on
 the instructor's side: ``grade("03_q_cascade_order", cascade_order, expected="b",
@@ -25,6 +26,7 @@ This module imports only the standard library.
 from __future__ import annotations
 
 import ast
+import html
 import inspect
 import json
 import os
@@ -156,16 +158,38 @@ def run_grader(data: dict, timeout: float = TIMEOUT) -> dict:
     return result if result.get("nonce") == data["nonce"] else fail
 
 
+class Score(float):
+    """The hidden tests' points as a test cell's value: the number for nbgrader, the report for Jupyter.
+
+    Like :class:`labkit.checks.result.Points`, but defined here: this module is imported
+    afresh by the hidden tests, while the notebook's copy of ``labkit.checks`` may be patched.
+    """
+
+    def __new__(cls, points: float, feedback: list[str], html_report: str) -> "Score":
+        self = super().__new__(cls, points)
+        self.feedback, self.html_report = feedback, html_report
+        return self
+
+    def __repr__(self) -> str:
+        return repr(float(self))
+
+    __str__ = __repr__
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        return ({"text/plain": repr(self), "text/html": self.html_report},
+                {"labkit": {"feedback": list(self.feedback)}})
+
+
 def grade(exercise: str, *objects: Any, seed: int = 0, expected: Any = _NOTHING, hints: dict | None = None,
-          timeout: float = TIMEOUT) -> float:
+          timeout: float = TIMEOUT) -> Score:
     """Grade ``objects`` (the student's functions, or their answer) in a fresh process; returns the points."""
     result = run_grader(payload(exercise, objects, seed, expected, hints), timeout)
     points = float(result["points"])
     total = result.get("max_points")
-    print(f"hidden tests of {exercise}: {points:g}" + (f" / {total:g}" if total is not None else "") + " points")
-    for line in result.get("messages", []):
-        print(f"  {line}")
-    return points
+    lines = [f"hidden tests of {exercise}: {points:g}" + (f" / {total:g}" if total is not None else "") + " points",
+             *result.get("messages", [])]
+    report = result.get("html") or f'<pre class="labkit-check">{html.escape(chr(10).join(lines))}</pre>'
+    return Score(points, lines, report)
 
 
-__all__ = ["grade", "bundle", "payload", "run_grader", "SECRET_ENV"]
+__all__ = ["grade", "Score", "bundle", "payload", "run_grader", "SECRET_ENV"]

@@ -45,7 +45,7 @@ class StatusLine:
     """
 
     def __init__(self, state: ExperimentState | None = None) -> None:
-        self.widget = W.HTML(layout=W.Layout(min_height="1.6em", width="100%"))
+        self.widget = W.HTML(layout=W.Layout(min_height="1.6em", width="auto", align_self="stretch"))  # 100% + margin overflows
         self.widget.add_class("labkit-status")
         self.text = ""
         self.kind = "info"

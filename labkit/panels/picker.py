@@ -44,9 +44,9 @@ class ImagePicker:
                              tooltip="go back from the uploaded image to the data set image")
         self.variant = W.ToggleButtons(options=[("clean", "clean"), ("with marker", "marked")], value="clean",
                                        description="images", style=STYLE, disabled=True)
-        self.widget = W.VBox([W.HBox([self.split, self.class_filter, self.misclassified]),
-                              W.HBox([self.index, self.index_label]), W.HBox([self.upload, self.back]),
-                              self.variant])
+        rows = [[self.split, self.class_filter, self.misclassified], [self.index, self.index_label],
+                [self.upload, self.back]]  # rows wrap rather than scroll in a narrow output area
+        self.widget = W.VBox([*(W.HBox(r, layout=W.Layout(flex_flow="row wrap")) for r in rows), self.variant])
         self._links = [link((sel, "misclassified"), (self.misclassified, "value")),
                        link((sel, "variant"), (self.variant, "value"))]
         self._option_links: dict[str, Any] = {}

@@ -25,6 +25,29 @@ def test_grade_returns_points_and_prints_outside_ipython(capsys):
     assert "fine" in capsys.readouterr().out
 
 
+def test_the_value_of_grade_shows_the_report_and_nbgrader_reads_the_points():
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+    from nbgrader.utils import determine_grade
+
+    r = CheckResult("02_gradient", "Vanilla gradient", False, 1.5, 2.0, (Message("ok", "part"), Message("fail", "no")))
+    data, metadata = InteractiveShell.instance().display_formatter.format(r.grade())  # what the kernel sends
+    assert set(data) == {"text/plain", "text/html"} and data["text/plain"] == "1.5"
+    assert "1.5 / 2 points" in data["text/html"] and "✘ no" in data["text/html"]
+    assert metadata == {"labkit": {"feedback": ["✔ part", "✘ no"]}}
+    cell = nbformat.v4.new_code_cell("checks.gradient(fn).grade()")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 2, "grade_id": "02_gradient"}
+    cell.outputs = [nbformat.v4.new_output("execute_result", data, metadata=metadata, execution_count=1)]
+    assert determine_grade(cell) == (1.5, 2.0)
+
+
+def test_backticks_become_code_and_the_rest_is_escaped():
+    r = CheckResult("x", "t", False, 0.0, 1.0, (Message("fail", "line 3: `return x<y` & `a` but a lone ` stays"),))
+    html = r._repr_html_()
+    assert "line 3: <code>return x&lt;y</code> &amp; <code>a</code> but a lone ` stays" in html
+    assert "`return" in str(r)  # the plain-text report keeps the backticks
+
+
 def _boom(model, x, target):
     values = [1, 2, 3]
     return values[10]

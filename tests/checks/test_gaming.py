@@ -135,23 +135,28 @@ GRADER_ROUTES = [patches_the_checker, patches_torch, delegates, exits, forges_a_
 
 
 @pytest.mark.parametrize("fn", GRADER_ROUTES, ids=lambda f: f.__name__)
-def test_tampering_in_the_grading_process_scores_zero(fn, capsys):
-    assert hidden_grade(fn) == 0
-    out = capsys.readouterr().out
-    assert "0 /" in out or "without a result" in out, out
+def test_tampering_in_the_grading_process_scores_zero(fn):
+    score = hidden_grade(fn)
+    text = "\n".join(score.feedback)
+    assert score == 0 and ("0 /" in text or "without a result" in text), text
 
 
 def test_the_right_answer_still_scores_in_the_grading_process(capsys):
-    assert hidden_grade(right) == 2
-    assert "hidden tests of 02_gradient: 2 / 2 points" in capsys.readouterr().out
+    score = hidden_grade(right)
+    assert score == 2 and score.feedback[0] == "hidden tests of 02_gradient: 2 / 2 points"
+    data, metadata = score._repr_mimebundle_()
+    assert data["text/plain"] == "2.0" and metadata["labkit"]["feedback"] == score.feedback
+    assert "(hidden tests): 2 / 2 points" in data["text/html"]
+    assert capsys.readouterr().out == ""  # the report is the cell's value, not printed text
 
 
-def test_a_hanging_function_is_stopped(capsys, monkeypatch):
+def test_a_hanging_function_is_stopped(monkeypatch):
     monkeypatch.setattr(Checker, "seconds", 1.0)
     result = checks.gradient(hangs)
     assert result.points == 0 and "did not finish within 1 s" in result.feedback[0]
-    assert hidden_grade(hangs, timeout=20) == 0
-    assert "did not finish" in capsys.readouterr().out
+    score = hidden_grade(hangs, timeout=20)
+    assert score == 0 and "did not finish" in "\n".join(score.feedback)
+    assert "did not finish" in score._repr_mimebundle_()[0]["text/html"]
 
 
 # ---- hidden cases and answers are not on the student's side -------------------------------------

@@ -120,6 +120,7 @@ def text_outputs(cell) -> str:
         elif o.output_type in ("display_data", "execute_result"):
             t = o.get("data", {}).get("text/plain", "")
             parts.append("".join(t) if isinstance(t, list) else t)
+            parts.extend(o.get("metadata", {}).get("labkit", {}).get("feedback", []))  # a check's report
         elif o.output_type == "error":
             parts.append(f"{o.ename}: {o.evalue}")
     return "\n".join(parts)
