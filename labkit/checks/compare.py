@@ -57,24 +57,31 @@ def one_number(ck: Checker, value: Any, what: str) -> float:
 
 def as_maps(ck: Checker, value: Any, x: torch.Tensor, what: str = "your map",
             low_res: Sequence[tuple[int, int]] = ()) -> torch.Tensor:
-    """Check that ``value`` is a map batch ``(N, H, W)`` for images ``x`` ``(N, 1, H, W)``."""
+    """Check that ``value`` is a map batch ``(N, H, W)`` for images ``x`` ``(N, C, H, W)``.
+
+    A wrong shape fails with a message that relates it to the images the student's
+    function was given (the check's own, whatever the size of the lab's images).
+    """
     n, _, h, w = x.shape
     t = to_tensor(ck, value, what)
     shape = tuple(t.shape)
     if shape == (n, h, w):
         return t
-    if shape == (n, 1, h, w):
-        raise ck.fail(f"{what} has shape {shape}; expected (N, H, W) = {(n, h, w)}",
+    rule = (f"for images x of shape (N, C, H, W) = {tuple(x.shape)}, as your function got them here, return one "
+            f"value per pixel of each image: (N, H, W) = {(n, h, w)}")
+    if len(shape) == 4 and shape[0] == n and shape[2:] == (h, w):
+        raise ck.fail(f"{what} has shape {shape}: it kept the images' channel axis; {rule}",
                       "drop the channel axis: sum over it (.sum(1)) or squeeze it (.squeeze(1))")
     if shape == (h, w) or (n == 1 and shape == (1, 1, h, w)):
-        raise ck.fail(f"{what} has shape {shape}; expected one map per image, (N, H, W) = {(n, h, w)}")
-    if len(shape) == 3 and shape[0] == n and (shape[1:] in low_res or shape[1] < h):
-        raise ck.fail(f"{what} has shape {shape}: it is at the layer's resolution {shape[1:]}",
+        raise ck.fail(f"{what} has shape {shape}: one map for all {n} images; {rule}")
+    if low_res and len(shape) == 3 and shape[0] == n and (shape[1:] in low_res or shape[1] < h):
+        raise ck.fail(f"{what} has shape {shape}: it is at the layer's resolution {shape[1:]}, not the images' "
+                      f"{(h, w)}; {rule}",
                       f"upsample it to the image size {(h, w)} with torch.nn.functional.interpolate("
                       "cam[:, None], size=(H, W), mode='bilinear', align_corners=False)[:, 0]")
     if len(shape) == 3 and shape[1:] == (h, w):
-        raise ck.fail(f"{what} has {shape[0]} maps for {n} images; expected one map per image")
-    raise ck.fail(f"{what} has shape {shape}; expected (N, H, W) = {(n, h, w)}")
+        raise ck.fail(f"{what} has {shape[0]} maps for {n} images; {rule}")
+    raise ck.fail(f"{what} has shape {shape}; {rule}")
 
 
 def rel_error(a: torch.Tensor, ref: torch.Tensor) -> float:

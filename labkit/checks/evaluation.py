@@ -66,7 +66,8 @@ def deletion_auc(ck: Checker, fn: Callable) -> None:
         steps, fill = DELETION_SETTINGS[i % 3]
         got = to_tensor(ck, ck.call(fn, m, x, t, sal, steps, fill), "your AUC")
         if got.dim() != 1 or got.shape[0] != x.shape[0]:
-            raise ck.fail(f"your AUC has shape {tuple(got.shape)}; return one AUC per image, shape ({x.shape[0]},)")
+            raise ck.fail(f"your AUC has shape {tuple(got.shape)}; return one AUC per image: for images x of "
+                          f"shape {tuple(x.shape)}, shape (N,) = ({x.shape[0]},)")
         ref = deletion_curve(m, x, t, sal, steps=steps, fill=fill).auc.double()
         if close(got, ref, 1e-4):
             continue
@@ -117,7 +118,8 @@ def region_fraction(ck: Checker, fn: Callable) -> None:
             raise ck.fail("an all-zero map gives NaN (0 / 0); add eps to the denominator: Σ_mask|s| / (Σ|s| + eps)")
         got = to_tensor(ck, raw, "your fraction")
         if got.dim() != 1 or got.shape[0] != n:
-            raise ck.fail(f"your result has shape {tuple(got.shape)}; return one fraction per map, shape ({n},)")
+            raise ck.fail(f"your result has shape {tuple(got.shape)}; return one fraction per map: for maps of "
+                          f"shape {tuple(maps.shape)}, shape (N,) = ({n},)")
         if close(got, ref, 1e-5):
             continue
         m = mask.expand_as(maps).double()
@@ -235,8 +237,8 @@ def stability(ck: Checker, fn: Callable) -> None:
     for name, m, x, t, noise, sigma in stability_cases():
         got = to_tensor(ck, ck.call(fn, m, x, t, _abs_gradient, noise), "your stability")
         if got.dim() != 1 or got.shape[0] != x.shape[0]:
-            raise ck.fail(f"your result has shape {tuple(got.shape)}; return one mean correlation per image, "
-                          f"shape ({x.shape[0]},)")
+            raise ck.fail(f"your result has shape {tuple(got.shape)}; return one mean correlation per image: "
+                          f"for images x of shape {tuple(x.shape)}, shape (N,) = ({x.shape[0]},)")
         match(ck, got, stability_reference(m, x, t, _abs_gradient, noise).double(), [
             ("you kept every noisy copy; keep only the copies whose predicted class equals the prediction on "
              "the clean image", lambda: stability_reference(m, x, t, _abs_gradient, noise, keep="all")),

@@ -79,11 +79,13 @@ def latent_shift_frames(ck: Checker, fn: Callable) -> None:
         lam = _lambdas(m, ae, x, t)
         out = to_tensor(ck, ck.call(fn, m, ae, x, t, lam), "your frames")
         want = (len(x), len(lam), *x.shape[1:])
+        rule = (f"for images x of shape (N, C, H, W) = {tuple(x.shape)} and L = {len(lam)} values of λ, as your "
+                f"function got them here, return (N, L, C, H, W) = {want}")
         if tuple(out.shape) == (len(lam), len(x), *x.shape[1:]) and len(lam) != len(x):
-            raise ck.fail(f"your frames have shape {tuple(out.shape)}: λ first; expected (N, L, C, H, W) = {want}",
+            raise ck.fail(f"your frames have shape {tuple(out.shape)}: λ first; {rule}",
                           "put the images first: frames.view(N, L, C, H, W) or .transpose(0, 1)")
         if tuple(out.shape) != want:
-            raise ck.fail(f"your frames have shape {tuple(out.shape)}; expected (N, L, C, H, W) = {want}")
+            raise ck.fail(f"your frames have shape {tuple(out.shape)}; {rule}")
         match(ck, out, shift_reference(m, ae, x, t, lam).double(), [
             ("you took the gradient of the logit; Latent Shift follows the softmax probability p_target of "
              "f(D(z))", lambda: shift_reference(m, ae, x, t, lam, score="logit")),

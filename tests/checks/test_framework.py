@@ -153,3 +153,20 @@ def test_describe_exception_without_student_frames():
     except ValueError as exc:
         text = describe_exception(exc)
     assert text.startswith("your function raised ValueError")
+
+
+def _gradient(model, x, target):
+    x = x.clone().requires_grad_(True)
+    model(x)[:, target].sum().backward()
+    return x.grad.abs()
+
+
+def test_shape_messages_relate_the_map_to_the_images_the_function_got():
+    rule = ("for images x of shape (N, C, H, W) = (3, 1, 32, 32), as your function got them here, return one value "
+            "per pixel of each image: (N, H, W) = (3, 32, 32)")
+    assert checks.gradient(_gradient).feedback[0] == \
+        f"your gradient map has shape (3, 1, 32, 32): it kept the images' channel axis; {rule}"
+    one = checks.gradient(lambda m, x, t: _gradient(m, x, t)[0, 0]).feedback[0]
+    assert one == f"your gradient map has shape (32, 32): one map for all 3 images; {rule}"
+    cropped = checks.gradient(lambda m, x, t: _gradient(m, x, t)[:, 0, :5]).feedback[0]
+    assert cropped == f"your gradient map has shape (3, 5, 32); {rule}"  # not Grad-CAM's "layer's resolution"
