@@ -37,6 +37,15 @@ def test_a_marker_larger_than_the_images_is_refused_when_set(pneumonia28) -> Non
     assert state.marker is None
 
 
+def test_a_state_trait_of_the_wrong_type_is_an_input_error_not_a_trait_error(pneumonia28) -> None:
+    state = ExperimentState(device="cpu", data=pneumonia28)
+    with pytest.raises(InputError, match=r"^Selection.image_index must be an int, not the str '3'$"):
+        state.selection.image_index = "3"
+    with pytest.raises(InputError, match=r"^ExperimentState.marker must be a MarkerSpec or None .* not the str"):
+        state.marker = "corner"
+    assert state.selection.image_index == 0 and state.marker is None  # more cases: tests/session/test_traits.py
+
+
 def _write(folder, content: bytes | None = None, **arrays) -> None:
     folder.mkdir()
     path = folder / "pneumoniamnist.npz"

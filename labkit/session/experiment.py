@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from traitlets import Dict, HasTraits, Instance, Int, Unicode, observe, validate
+from traitlets import Dict, Instance, Int, Unicode, observe, validate
 
 from labkit.checkpoint import ModelEntry, load_experiment, save_experiment
 from labkit.data import LabData, MarkerSpec, Split, load_phantom, load_pneumonia, marker_from_dict
@@ -23,12 +23,13 @@ from labkit.session import recipes
 from labkit.session.cache import LockedCache
 from labkit.session.jobs import TrainingJob
 from labkit.session.selection import Selection
+from labkit.session.traits import CheckedTraits
 from labkit.train import TrainConfig
 
 VARIANTS = recipes.VARIANTS
 
 
-class ExperimentState(HasTraits):
+class ExperimentState(CheckedTraits):
     """Shared experiment state; every panel of a session holds the same instance."""
 
     device = Unicode("cpu", help="resolved torch device of every tensor and model")

@@ -17,9 +17,10 @@ import time
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from torch import nn
-from traitlets import Float, HasTraits, List, Unicode
+from traitlets import Float, List, Unicode
 
 from labkit.errors import JobError, TrainingError, one_line
+from labkit.session.traits import CheckedTraits
 
 T = TypeVar("T")
 Report = Callable[[int, int], None]
@@ -51,7 +52,7 @@ def abort_forward(model: nn.Module, stop: Callable[[], bool] | None) -> Iterator
         handle.remove()
 
 
-class Job(HasTraits, Generic[T]):
+class Job(CheckedTraits, Generic[T]):
     """One piece of long work at a time, on a daemon thread or inline."""
 
     status = Unicode("idle", help=f"one of {STATUSES}")

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
-from traitlets import Bool, HasTraits, Instance, Int, Unicode, observe, validate
+from traitlets import Bool, Instance, Int, Unicode, observe, validate
 
 from labkit.errors import InputError
+from labkit.session.traits import CheckedTraits
 from labkit.validation import check_images
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Shown:
     image_id: str
 
 
-class Selection(HasTraits):
+class Selection(CheckedTraits):
     """Split, image, target class, upload and filters; validated against the experiment's data."""
 
     split = Unicode("test")
