@@ -45,7 +45,8 @@ class StatusLine:
     """
 
     def __init__(self, state: ExperimentState | None = None) -> None:
-        self.widget = W.HTML(layout=W.Layout(min_height="1.6em", width="auto", align_self="stretch"))  # 100% + margin overflows
+        # stretched, not width 100%: with the widget's margin, 100% would overflow (a horizontal scrollbar)
+        self.widget = W.HTML(layout=W.Layout(min_height="1.6em", width="auto", align_self="stretch"))
         self.widget.add_class("labkit-status")
         self.text = ""
         self.kind = "info"

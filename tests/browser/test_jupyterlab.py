@@ -55,7 +55,8 @@ OVERFLOW_JS = """area => {
   const right = area.getBoundingClientRect().right;
   return [area, ...area.querySelectorAll('*')].filter(e => {
     const x = getComputedStyle(e).overflowX;
-    return (e.scrollWidth > e.clientWidth && (x === 'auto' || x === 'scroll')) || e.getBoundingClientRect().right > right + 0.5;
+    const scrolls = e.scrollWidth > e.clientWidth && (x === 'auto' || x === 'scroll');
+    return scrolls || e.getBoundingClientRect().right > right + 0.5;
   }).map(e => `${e.tagName}.${String(e.className).split(' ').slice(-2).join('.')} ${e.scrollWidth}>${e.clientWidth}`);
 }"""
 

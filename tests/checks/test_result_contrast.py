@@ -68,7 +68,8 @@ def test_no_single_colour_would_do_for_both_themes():
 
 def test_the_report_uses_the_light_colours_and_switches_under_a_dark_jupyterlab_theme():
     html = CheckResult("x", "t", False, 0.0, 1.0, tuple(Message(lv, lv) for lv in PALETTE["light"]))._repr_html_()
+    dark = "body[data-jp-theme-light=false] "
     for level in PALETTE["light"]:
         assert f".labkit-check .labkit-{level}{{color:{PALETTE['light'][level]}}}" in html
-        assert f"body[data-jp-theme-light=false] .labkit-check .labkit-{level}{{color:{PALETTE['dark'][level]}}}" in html
+        assert f"{dark}.labkit-check .labkit-{level}{{color:{PALETTE['dark'][level]}}}" in html
         assert f'<li class="labkit-{level}"' in html
