@@ -73,7 +73,7 @@ class ModelSpec:
         mean, std = _per_channel(self.mean, "mean", self.in_channels), _per_channel(self.std, "std", self.in_channels)
         bad = [s for s in std if not s > 0]
         if bad:
-            raise InputError(f"normalisation std must be > 0 for every channel, got std={tuple(self.std)}; "
+            raise InputError(f"normalisation std must be > 0 for every channel, got std={self.std!r}; "
                              "a zero std divides by zero: give the std of the pixels in [0, 1], e.g. 0.5")
         if isinstance(self.min_size, bool) or not isinstance(self.min_size, int) or self.min_size < 1:
             raise InputError(f"min_size must be an int ≥ 1, got {self.min_size!r}")

@@ -18,7 +18,7 @@ from labkit.checkpoint import ModelEntry, load_experiment, save_experiment
 from labkit.data import LabData, MarkerSpec, Split, load_phantom, load_pneumonia, marker_from_dict
 from labkit.device import resolve_device
 from labkit.errors import CheckpointError, InputError, LabkitError
-from labkit.models import build_user_model, list_models, load_user_model
+from labkit.models import build_user_model, describe, list_models, load_user_model
 from labkit.session import recipes
 from labkit.session.cache import LockedCache
 from labkit.session.jobs import TrainingJob
@@ -168,6 +168,11 @@ class ExperimentState(CheckedTraits):
             model, arch_name = build_user_model(builder), f"user:{builder}"
         model = model.to(self.device).eval()
         x = data["test" if "test" in data.splits else next(iter(data.splits))].images[:2]
+        channels = describe(model).in_channels
+        if channels != x.shape[1]:
+            raise InputError(f"the model takes {channels}-channel images but the loaded data have {x.shape[1]} "
+                             "channel(s); build it for grayscale X-rays (labkit's resnet18/densenet121 repeat "
+                             "them to RGB inside) or attach a ModelSpec (labkit.models.attach_spec)")
         try:
             with torch.no_grad():
                 out = model(x)

@@ -39,6 +39,13 @@ def test_zero_std_is_refused() -> None:
         ModelSpec(in_channels=3, mean=(0.5,), std=(0.2, 0.0, 0.2))
 
 
+def test_zero_std_leaves_the_model_as_it_was() -> None:
+    net = torchvision.models.resnet18()
+    with pytest.raises(InputError, match="a zero std divides by zero"):
+        attach_spec(net, ModelSpec(in_channels=3, std=0.0))
+    assert not hasattr(net, "model_spec") and describe(net).std == (0.229, 0.224, 0.225)
+
+
 def test_wrong_number_of_means_is_refused() -> None:
     with pytest.raises(InputError, match="one per input channel"):
         ModelSpec(in_channels=3, mean=(0.5, 0.5))

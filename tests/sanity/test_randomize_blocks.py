@@ -62,6 +62,13 @@ def test_default_plan_for_any_model() -> None:
         ["conv1", "layer1", "layer2", "layer3", "layer4", "fc"]
 
 
+def test_a_cascade_over_an_unknown_block_changes_nothing(resnet) -> None:
+    before = {k: v.clone() for k, v in resnet.state_dict().items()}
+    with pytest.raises(InputError, match="unknown block\\(s\\) \\['layer5'\\]; named blocks of ResNet18: .*'layer4'"):
+        run_cascade(resnet, torch.zeros(1, 1, 32, 32), 1, methods=["gradient"], blocks=["layer4", "layer5"])
+    assert all(torch.equal(v, resnet.state_dict()[k]) for k, v in before.items())
+
+
 def test_unknown_block_lists_the_valid_names(resnet) -> None:
     with pytest.raises(InputError, match="unknown block\\(s\\) \\['layer5'\\].*'layer4'.*default plan"):
         randomization_plan(resnet, blocks=["layer4", "layer5"])

@@ -52,3 +52,46 @@ def test_bad_user_models_change_nothing(state, tmp_path) -> None:
     with pytest.raises(InputError, match="model name"):
         state.add_user_model("a b", builder="x:y")
     assert not state.models and state.model_version == 0
+
+
+BUILDERS = '''import torch
+nn = torch.nn
+
+class Maps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+    def forward(self, x):
+        return self.conv(x)
+
+class Raises(Maps):
+    def forward(self, x):
+        raise RuntimeError("boom in forward")
+
+def maps():
+    return Maps()
+
+def raises():
+    return Raises()
+
+def rgb():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+'''
+
+
+@pytest.mark.parametrize("builder, message", [
+    ("maps", r"logits of shape \(N, classes\) = \(2, 2\).*got \(2, 2, 62, 62\)"),
+    ("raises", r"raised RuntimeError in forward on images of shape \(2, 1, 64, 64\).*boom"),
+    ("rgb", r"takes 3-channel images but the loaded data have 1 channel\(s\).*attach_spec"),
+])
+def test_a_course_model_that_does_not_fit_changes_nothing(state, tmp_path, monkeypatch, builder, message) -> None:
+    """The issue's bad inputs through the experiment: output not (N, classes), forward raising, channel mismatch."""
+    (tmp_path / "bad_course_models.py").write_text(BUILDERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = (dict(state.models), state.active_model, state.model_version)
+    try:
+        with pytest.raises(InputError, match=message):
+            state.add_user_model("course", builder=f"bad_course_models:{builder}")
+    finally:
+        sys.modules.pop("bad_course_models", None)
+    assert (dict(state.models), state.active_model, state.model_version) == before
