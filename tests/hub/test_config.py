@@ -30,8 +30,10 @@ def test_written_config_loads_with_every_class_setting(tmp_path: Path) -> None:
     args = c.Spawner.args
     for flag in ("--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
                  "--MappingKernelManager.cull_idle_timeout=120", "--MappingKernelManager.cull_interval=30",
-                 "--MappingKernelManager.cull_connected=False"):
+                 "--MappingKernelManager.cull_connected=False", "--ServerApp.jpserver_extensions=jupyterlab=False",
+                 "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False"):
         assert flag in args
+    assert not any("voila" in a for a in args if "jpserver_extensions" in a)  # the app's own extension stays
     env = c.Spawner.environment
     assert env["LABKIT_APP_CHECKPOINT"] == "/srv/labkit/lecture" and env["LABKIT_DATA_DIR"] == "/srv/labkit/data"
     assert env["LABKIT_APP_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
@@ -50,6 +52,7 @@ def test_exercises_in_jupyterlab_and_culling_off(tmp_path: Path) -> None:
     assert c.Spawner.default_url == DEFAULT_URLS["exercises"] == "/lab/tree/exercises"
     assert c.Spawner.environment["LABKIT_HUB_EXERCISES"] == str(tmp_path)
     assert not any("cull" in a for a in c.Spawner.args)
+    assert not any("jpserver_extensions" in a for a in c.Spawner.args)  # JupyterLab and the rest stay
     assert "services" not in c.JupyterHub
     assert c.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
     assert c.JupyterHub.authenticator_class == "oauthenticator.generic.GenericOAuthenticator"
