@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
-import torch.nn.functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+import labkit  # noqa: E402,F401 - before torch: sets OMP_WAIT_POLICY (see labkit/__init__.py)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from captum.attr import (GuidedBackprop, GuidedGradCam, InputXGradient, IntegratedGradients,  # noqa: E402
                          LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 

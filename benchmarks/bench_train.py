@@ -42,10 +42,11 @@ import time
 import warnings
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import labkit  # noqa: E402,F401 - before torch: sets OMP_WAIT_POLICY (see labkit/__init__.py)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
 
 from labkit.data import LabData, load_pneumonia, make_marker  # noqa: E402
 from labkit.device import resolve_device  # noqa: E402

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import labkit  # noqa: F401 - before torch: sets OMP_WAIT_POLICY (see labkit/__init__.py)
 import torch
 
 import repro_stages as st

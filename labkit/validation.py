@@ -73,23 +73,30 @@ def check_targets(target: object, n: int, num_classes: int, *, device: torch.dev
     """
     if isinstance(target, bool):
         raise InputError(f"target must be a class index in [0, {num_classes - 1}], got a bool")
-    if isinstance(target, int):
-        t = torch.full((n,), target, dtype=torch.long)
-    else:
-        try:
-            t = torch.as_tensor(target)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise InputError(f"target must be an int or a sequence of {n} ints, got {type(target).__name__}") from exc
-        if t.is_floating_point() or t.dtype == torch.bool:
-            raise InputError(f"target must hold integer class indices, got dtype {t.dtype}")
-        t = t.reshape(-1).long()
-        if t.numel() == 1 and n != 1:
-            t = t.expand(n).clone()
-        if t.numel() != n:
-            raise InputError(f"target must have one class per image: expected {n}, got {t.numel()}")
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
-        raise InputError(
-            f"target class out of range: expected values in [0, {num_classes - 1}] "
-            f"(0 = normal, 1 = pneumonia), got {t.tolist()[:8]}"
-        )
-    return t.to(device) if device is not None else t
+    if isinstance(target, int):  # checked in Python: no tensor reduction for the common case
+        if not 0 <= target < num_classes:
+            _out_of_range(num_classes, [target])
+        return torch.full((n,), target, dtype=torch.long, device=device)
+    try:
+        t = torch.as_tensor(target)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"target must be an int or a sequence of {n} ints, got {type(target).__name__}") from exc
+    if t.is_floating_point() or t.dtype == torch.bool:
+        raise InputError(f"target must hold integer class indices, got dtype {t.dtype}")
+    t = t.reshape(-1).long()
+    if t.numel() == 1 and n != 1:
+        t = t.expand(n).clone()
+    if t.numel() != n:
+        raise InputError(f"target must have one class per image: expected {n}, got {t.numel()}")
+    if t.numel():  # a few classes are read out in one go, many are reduced on their device
+        lo, hi = (min(v := t.tolist()), max(v)) if t.numel() <= 64 else (int(v) for v in torch.aminmax(t))
+        if lo < 0 or hi >= num_classes:
+            _out_of_range(num_classes, t.tolist()[:8])
+    return t if device is None or t.device == device else t.to(device)
+
+
+def _out_of_range(num_classes: int, got: list[int]) -> None:
+    raise InputError(
+        f"target class out of range: expected values in [0, {num_classes - 1}] "
+        f"(0 = normal, 1 = pneumonia), got {got}"
+    )

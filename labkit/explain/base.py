@@ -13,17 +13,16 @@ but max-pool ties may break differently, so single-pixel gradients can differ).
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import weakref
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Iterator, Sequence, TypeVar
+from typing import Callable, ClassVar, Sequence, TypeVar
 
 import torch
 from torch import nn
 
 from labkit.device import model_device
 from labkit.errors import InputError
+from labkit.explain.calls import cat, chunks, frozen_eval, num_classes  # noqa: F401 - re-exported for the methods
 from labkit.explain.spec import Attribution, Param
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
@@ -41,94 +40,23 @@ DEFAULT_BUDGET_PIXELS: dict[str, int] = {"cpu": 2 ** 17, "cuda": 2 ** 20}
 OTHER_DEVICE_BUDGET, MAX_CPU_BATCH = 2 ** 19, 128
 
 
-_NUM_CLASSES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int]] = weakref.WeakKeyDictionary()
-
-
-def num_classes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | None = None) -> int:
-    """Number of logits the model returns, found by one forward pass on ``x[:1]``.
-
-    Cached per model together with its parameter shapes (``params``, default
-    ``model.parameters()``), so a replaced head is noticed and the extra forward
-    pass is paid once per model, not per call.
-    """
-    signature = tuple(p.shape for p in (model.parameters() if params is None else params))
-    cached = _NUM_CLASSES.get(model)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    try:
-        with torch.no_grad():
-            out = model(x[:1])
-    except Exception as exc:  # noqa: BLE001 - a user's model may raise anything in forward
-        raise InputError(f"the model raised {type(exc).__name__} in forward on images of shape "
-                         f"{tuple(x[:1].shape)}: {str(exc).splitlines()[0] if str(exc) else ''}; expected a "
-                         "classifier that takes these images (check its ModelSpec: channels, size)") from None
-    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise InputError(f"model must return logits of shape (N, num_classes), got {shape} for N = 1")
-    _NUM_CLASSES[model] = (signature, out.shape[1])
-    return out.shape[1]
-
-
-@contextlib.contextmanager
-def frozen_eval(model: nn.Module, channels_last: bool = False) -> Iterator[list[nn.Parameter]]:
-    """Put ``model`` in eval mode with ``requires_grad=False`` on every parameter;
-    restore each module's mode and each parameter's flag afterwards, even on error.
-    Yields the model's parameters.
-
-    With ``channels_last`` every ``nn.Conv2d`` weight is also held in channels-last
-    layout for the duration. On CPU this lets oneDNN use its channels-last conv
-    and pooling kernels, which run the lab models 1.3–2× faster (a one-channel
-    input otherwise takes the slow NCHW path). Values are unchanged: each
-    weight's ``.data`` is swapped for a channels-last copy and the original
-    tensor is put back afterwards.
-
-    The model is walked once and only what is changed is restored, so the
-    overhead is small (this runs on every explainer call).
-    """
-    modules = list(model.modules())
-    params = list({id(p): p for m in modules for p in m._parameters.values() if p is not None}.values())
-    training = [m for m in modules if m.training]
-    trainable = [p for p in params if p.requires_grad]
-    swapped: dict[int, tuple[nn.Parameter, torch.Tensor]] = {}  # by id: a shared weight is swapped once
-    try:
-        if training:
-            model.eval()
-        for p in trainable:
-            p.requires_grad_(False)
-        if channels_last:
-            for w in (m.weight for m in modules if isinstance(m, nn.Conv2d)):
-                if isinstance(w, nn.Parameter) and w.dim() == 4 and id(w) not in swapped:
-                    swapped[id(w)] = (w, w.data)
-                    w.data = torch.empty_like(w.data, memory_format=torch.channels_last).copy_(w.data)
-        yield params
-    finally:
-        for w, original in swapped.values():
-            w.data = original
-        for m in training:
-            m.training = True
-        for p in trainable:
-            p.requires_grad_(True)
-
-
-def chunks(n: int, size: int) -> Iterator[slice]:
-    """Consecutive slices of at most ``size`` items covering ``range(n)``.
-
-    The fewest chunks that respect ``size``, balanced so that their lengths
-    differ by at most one (no tiny last batch).
-    """
-    k = -(-n // size)
-    for i in range(k):
-        yield slice(i * n // k, (i + 1) * n // k)
-
-
-def cat(parts: list[torch.Tensor]) -> torch.Tensor:
-    """``torch.cat(parts)`` without a copy when there is a single chunk."""
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
 def target_scores(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``logits[i, target[i]]`` for each row."""
     return logits.gather(1, target[:, None]).squeeze(1)
+
+
+def target_gradient(logits: torch.Tensor, target: torch.Tensor, wrt: torch.Tensor
+                    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """``∂(Σ_i logits[i, target[i]]) / ∂wrt`` and the target logits (detached).
+
+    One backward pass seeded with the one-hot of ``target``: the same gradient
+    as ``target_scores(logits, target).sum()`` would give, bit for bit, without
+    the gather, sum and scatter ops in the graph (they cost as much as a small
+    layer on one image). The gradient is None when ``wrt`` does not reach the logits.
+    """
+    seed = torch.zeros_like(logits).scatter_(1, target[:, None], 1.0)
+    (g,) = torch.autograd.grad(logits, wrt, grad_outputs=seed, allow_unused=True)
+    return g, target_scores(logits.detach(), target)
 
 
 def target_probs(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -217,9 +145,10 @@ class Explainer(ABC):
         """Explain ``target`` (an int or one class per image) for images ``x`` ``(N, 1, H, W)``."""
         self.spec = describe(self.model)
         x = check_images(x, spec=self.spec)
-        device, dtype = model_device(self.model)
-        x = x.detach().to(device=device, dtype=dtype)
         with frozen_eval(self.model, channels_last=self.channels_last) as params:
+            first = next((p for p in params if p.is_floating_point()), None)
+            device, dtype = (first.device, first.dtype) if first is not None else model_device(self.model)
+            x = x.detach() if x.device == device and x.dtype == dtype else x.detach().to(device=device, dtype=dtype)
             t = check_targets(target, x.shape[0], num_classes(self.model, x, params), device=device)
             result = self._attribute(x, t)
         result.extras.setdefault("target", t)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.errors import InputError
-from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, target_scores
+from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, target_gradient
 from labkit.models.layers import conv_layers, get_layer
 
 LAYER_PARAM = Param("layer", "layer", None,
@@ -62,11 +62,10 @@ class CAMExplainer(Explainer):
         for sl in chunks(x.shape[0], self.chunk_size(x)):
             store: list[torch.Tensor] = []
             with self._capture(store, with_grad=True), torch.enable_grad():
-                s = target_scores(self.model(x[sl]), target[sl])
-                (g,) = torch.autograd.grad(s.sum(), store[0], allow_unused=True)
+                g, s = target_gradient(self.model(x[sl]), target[sl], store[0])
             acts.append(store[0].detach())
             grads.append(torch.zeros_like(store[0]) if g is None else g)
-            scores.append(s.detach())
+            scores.append(s)
         return cat(acts), cat(grads), cat(scores)
 
     def _cam_result(self, acts: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from labkit.explain.base import Attribution, Explainer, cat, chunks, register, target_scores
+from labkit.explain.base import Attribution, Explainer, cat, chunks, register, target_gradient
 
 
 def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
@@ -32,12 +32,11 @@ def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     """
     grads, scores = [], []
     for sl in chunks(x.shape[0], chunk):
-        xi = x[sl].detach().requires_grad_(True)
+        xi = (x if sl.stop - sl.start == len(x) else x[sl]).detach().requires_grad_(True)
         with torch.enable_grad():
-            s = target_scores(model(xi), target[sl])
-            (g,) = torch.autograd.grad(s.sum(), xi, allow_unused=True)
+            g, s = target_gradient(model(xi), target[sl], xi)
         grads.append(torch.zeros_like(xi) if g is None else g)
-        scores.append(s.detach())
+        scores.append(s)
     return cat(grads), cat(scores)
 
 
