@@ -19,10 +19,15 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or only with ``only`` (a known subcommand's name):
+    each subcommand's module is imported to build it, and some import heavy libraries
+    (``assign``: nbformat), which ``labkit train`` need not wait for."""
     parser = argparse.ArgumentParser(prog="labkit", description="When saliency maps on chest X-rays lie: the lab.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(module)
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
@@ -31,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    only = argv[0] if argv and argv[0] in SUBCOMMANDS else None  # the top level has no options but -h
+    args = build_parser(only).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except LabkitError as exc:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from labkit.errors import InputError
+from labkit.models.layers import channels_last_weights
 
 
 def walk(model: nn.Module) -> tuple[list[nn.Module], list[nn.Parameter]]:
@@ -76,11 +77,7 @@ def frozen_eval(model: nn.Module, channels_last: bool = False) -> Iterator[list[
     Yields the model's parameters.
 
     With ``channels_last`` every ``nn.Conv2d`` weight is also held in channels-last
-    layout for the duration. On CPU this lets oneDNN use its channels-last conv
-    and pooling kernels, which run the lab models 1.3–2× faster (a one-channel
-    input otherwise takes the slow NCHW path). Values are unchanged: each
-    weight's ``.data`` is swapped for a channels-last copy and the original
-    tensor is put back afterwards.
+    layout for the duration (:func:`~labkit.models.layers.channels_last_weights`).
 
     The model is walked once and only what is changed is restored, so the
     overhead is small (this runs on every explainer call).
@@ -88,21 +85,14 @@ def frozen_eval(model: nn.Module, channels_last: bool = False) -> Iterator[list[
     modules, params = walk(model)
     training = [m for m in modules if m.training]
     trainable = [p for p in params if p.requires_grad]
-    swapped: dict[int, tuple[nn.Parameter, torch.Tensor]] = {}  # by id: a shared weight is swapped once
     try:
         if training:
             model.eval()
         for p in trainable:
             p.requires_grad_(False)
-        if channels_last:
-            for w in (m.weight for m in modules if isinstance(m, nn.Conv2d)):
-                if isinstance(w, nn.Parameter) and w.dim() == 4 and id(w) not in swapped:
-                    swapped[id(w)] = (w, w.data)
-                    w.data = torch.empty_like(w.data, memory_format=torch.channels_last).copy_(w.data)
-        yield params
+        with channels_last_weights(modules) if channels_last else contextlib.nullcontext():
+            yield params
     finally:
-        for w, original in swapped.values():
-            w.data = original
         for m in training:
             m.training = True
         for p in trainable:

@@ -3,6 +3,7 @@ AUROC, confusion matrix) computed with scikit-learn (imported when first used: a
 that only shows checkpointed models never loads it)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch import nn
 
 from labkit.data.split import Split
 from labkit.errors import InputError
+from labkit.models.layers import channels_last_weights
 
 
 @dataclass(frozen=True)
@@ -32,20 +34,40 @@ class Predictions:
         return float((self.preds == self.labels).float().mean())
 
 
+#: Images per forward pass of :func:`predict` by device type: small batches stay in
+#: cache on CPU (524 validation images at 64×64: 64 per pass took half the CPU time
+#: of 512 per pass, benchmarks/README.md); GPUs prefer large ones.
+PREDICT_BATCH: dict[str, int] = {"cpu": 64}
+OTHER_DEVICE_BATCH = 512
+
+
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Logits for ``images`` in eval mode, in batches; restores the model's mode."""
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """Logits for ``images`` in eval mode and fp32, in batches; restores the model's mode.
+
+    ``batch_size`` defaults to ``PREDICT_BATCH`` for the model's device. On CPU the
+    conv weights and the images are held in channels-last layout during the call
+    (the faster oneDNN kernels; logits agree with the contiguous layout to float
+    rounding, about 1e-7).
+    """
     was_training = model.training
     model.eval()
     try:
         dev = next(model.parameters()).device
-        out = [model(images[i:i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
+        bs = batch_size or PREDICT_BATCH.get(dev.type, OTHER_DEVICE_BATCH)
+        cpu = dev.type == "cpu" and images.dim() == 4
+        with channels_last_weights(model.modules()) if cpu else contextlib.nullcontext():
+            out = [model(_layout(images[i:i + bs].to(dev), cpu)) for i in range(0, len(images), bs)]
     finally:
         model.train(was_training)
     return torch.cat(out).float()
 
 
-def evaluate(model: nn.Module, split: Split, batch_size: int = 512) -> Predictions:
+def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def evaluate(model: nn.Module, split: Split, batch_size: int | None = None) -> Predictions:
     """Run ``model`` over a whole split and return :class:`Predictions`."""
     logits = predict(model, split.images, batch_size).cpu()
     probs = logits.softmax(1)
