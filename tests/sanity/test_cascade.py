@@ -81,6 +81,8 @@ def test_independent_order_progress_and_layer_subset(tiny_cnn, images):
     ({"method_params": {"smoothgrad": {}}}, "not in methods"),
     ({"order": "sideways"}, "order"),
     ({"targets": 4}, "target"),
+    ({"metrics": ["pearson"]}, "metrics must name"),
+    ({"metrics": []}, "metrics must name"),
 ])
 def test_bad_inputs(tiny_cnn, images, kwargs, match):
     args = {"targets": 1, "methods": ["gradient"], **kwargs}
@@ -91,3 +93,15 @@ def test_bad_inputs(tiny_cnn, images, kwargs, match):
 def test_bad_metric_name(result):
     with pytest.raises(InputError, match="metric"):
         result.to_text(metrics=["pearson"])
+
+
+def test_metrics_subset_computes_only_those(result, tiny_cnn, images):
+    """Leaving SSIM out changes nothing else: the Spearman rows equal the full run's."""
+    part = run_cascade(tiny_cnn, images, 0, methods=METHODS, metrics=["spearman_abs"])
+    assert part.metrics == ["spearman_abs"]
+    for method in METHODS:
+        torch.testing.assert_close(part.values(method, "spearman_abs"), result.values(method, "spearman_abs"),
+                                   rtol=0, atol=0, equal_nan=True)
+        assert part.values(method, "ssim").isnan().all()
+        assert part.values(method, "spearman_signed").isnan().all()
+    assert "ssim" not in part.to_text() and "spearman_abs" in part.to_text()
