@@ -61,6 +61,9 @@ class Recipe:
     device: str = "auto"
     threads: int | None = None
     models_dir: str | None = None
+    #: training precision (labkit.train.precision): "auto" trains in bf16 where the CPU runs it fast,
+    #: about 2× faster than fp32 with the same test AUROC (bench_train.py --accuracy)
+    precision: str = "auto"
 
 
 @contextlib.contextmanager
@@ -79,12 +82,12 @@ def train(recipe: Recipe, train_split: Split, val: Split, epochs: int, seed: int
     torch.manual_seed(seed)
     model = build_model(arch).to(train_split.device, memory_format=torch.channels_last)
     cache = None if recipe.models_dir is None else \
-        Path(recipe.models_dir) / f"{name}_{recipe.size}px_e{epochs}_s{seed}.pt"
+        Path(recipe.models_dir) / f"{name}_{recipe.size}px_e{epochs}_s{seed}_{recipe.precision}.pt"
     if cache is not None and cache.is_file():
         model.load_state_dict(torch.load(cache, map_location=train_split.device))
         return model.eval()
     config = config or TrainConfig(epochs=epochs, seed=seed, weight_decay=0.0, shift=0, select_best=False,
-                                   precision="fp32")
+                                   precision=recipe.precision)
     Trainer(model, train_split, val, config).fit()
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -157,8 +160,8 @@ def measure_all(recipe: Recipe) -> tuple[dict[str, list[dict[str, float]]], str]
               if upsampled else "native 28 px release" if recipe.size == 28
               else f"native {recipe.size} px (MedMNIST+ pneumoniamnist_{recipe.size}.npz)")
     header = (f"tutorial_cnn, {source}; seeds {list(recipe.seeds)}; {recipe.epochs} epochs baseline, "
-              f"{recipe.shortcut_epochs} shortcut; {recipe.n_images} test images per seed; on {device}, "
-              f"{torch.get_num_threads()} threads; total {total:.0f} s wall, {cpu:.0f} s CPU, "
+              f"{recipe.shortcut_epochs} shortcut, precision {recipe.precision}; {recipe.n_images} test images "
+              f"per seed; on {device}, {torch.get_num_threads()} threads; total {total:.0f} s wall, {cpu:.0f} s CPU, "
               f"load average {load0:.1f} at the start and {os.getloadavg()[0]:.1f} at the end\nstage times (wall): "
               + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     return values, header
@@ -187,6 +190,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: all cores, or 1 when the load average is ≥ the cores)")
     parser.add_argument("--models-dir", default=None, help="keep trained models here and reuse them")
+    parser.add_argument("--precision", default=defaults.precision, choices=("auto", "fp32", "bf16"),
+                        help="training precision (default auto: bf16 where the CPU runs it fast)")
     parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     parser.add_argument("--values", default=None,
                         help="JSON file: save the measurements there, or rebuild the table from it when it exists")
@@ -197,7 +202,7 @@ def main() -> None:
     os.environ.setdefault("LABKIT_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     recipe = Recipe(seeds=tuple(args.seeds), size=args.size, epochs=args.epochs,
                     shortcut_epochs=args.shortcut_epochs, n_images=args.n_images, device=args.device,
-                    threads=args.threads, models_dir=args.models_dir)
+                    threads=args.threads, models_dir=args.models_dir, precision=args.precision)
     if args.values and Path(args.values).is_file():
         saved = json.loads(Path(args.values).read_text())
         rows, header = table(saved["values"], saved["n_images"]), saved["header"]
