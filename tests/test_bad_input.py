@@ -106,3 +106,11 @@ def test_pointing_game_refuses_an_empty_mask_like_topk_iou() -> None:
 def test_an_all_nan_map_is_an_error_not_a_blank_picture() -> None:
     with pytest.raises(InputError, match="no finite value"):
         compose(torch.zeros(1, 8, 8), torch.full((8, 8), float("nan")))
+
+
+def test_a_data_file_without_training_images_fails_at_load_not_later(tmp_path, data_dir) -> None:
+    with np.load(data_dir / "pneumoniamnist.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "train_images"}
+    _write(tmp_path / "d", **arrays)
+    with pytest.raises(DataFileError, match="no train_images"):
+        load_pneumonia(28, tmp_path / "d", download=False, device="cpu")

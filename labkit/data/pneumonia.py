@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit.data.split import LabData, Split, normalize
+from labkit.data.split import LabData, LazySplits, Split, normalize
 from labkit.device import resolve_device
 from labkit.errors import DataFileError, DataNotFoundError, InputError
 
@@ -109,13 +109,31 @@ def _read_split(root: Path, split: str, size: int, path: Path) -> tuple[np.ndarr
         ds = medmnist_module("dataset").PneumoniaMNIST(split=split, root=str(root), size=size, download=False)
         imgs, labels = np.asarray(ds.imgs), np.asarray(ds.labels).reshape(-1)
     except Exception as exc:  # noqa: BLE001 — zip, pickle and key errors of a damaged file
-        raise DataFileError(f"{path} cannot be read ({type(exc).__name__}): it is truncated, empty or not a "
-                            f"PneumoniaMNIST file (expected arrays {split}_images and {split}_labels); delete it "
-                            "and download it again (labkit data --download)") from None
+        raise _damaged(path, split, type(exc).__name__) from None
     if imgs.ndim != 3 or imgs.shape[1:] != (size, size) or len(imgs) != len(labels):
         raise DataFileError(f"{path} holds {split}_images of shape {imgs.shape} and {len(labels)} labels; expected "
                             f"(N, {size}, {size}) images and N labels: delete it and download it again")
     return imgs, labels
+
+
+def _damaged(path: Path, split: str, why: str) -> DataFileError:
+    return DataFileError(f"{path} cannot be read ({why}): it is truncated, empty or not a PneumoniaMNIST file "
+                         f"(expected arrays {split}_images and {split}_labels); delete it and download it again "
+                         "(labkit data --download)")
+
+
+def _labels_only(path: Path, split: str) -> torch.Tensor:
+    """``split``'s labels; the file must open and hold its images too (read later), else :class:`DataFileError`."""
+    try:
+        with np.load(path) as npz:
+            missing = sorted({f"{split}_images", f"{split}_labels"} - set(npz.files))
+            labels = None if missing else torch.as_tensor(np.asarray(npz[f"{split}_labels"]).reshape(-1),
+                                                          dtype=torch.long)
+    except Exception as exc:  # noqa: BLE001 — zip errors of a damaged file
+        raise _damaged(path, split, type(exc).__name__) from None
+    if labels is None:
+        raise _damaged(path, split, f"no {' or '.join(missing)}")
+    return labels
 
 
 def load_pneumonia(size: int = 64, data_dir: str | os.PathLike | None = None, *, download: bool = True,
@@ -126,7 +144,8 @@ def load_pneumonia(size: int = 64, data_dir: str | os.PathLike | None = None, *,
     (``pneumoniamnist_64.npz`` …) when it is found; otherwise the 28×28 file is
     resized with bilinear interpolation and a note (and a warning) says so.
     Raises :class:`DataNotFoundError` when no file is found and download is not
-    allowed or fails.
+    allowed or fails. The training split is read when first used (a lecture kernel
+    that only shows test images never holds it); its arrays are checked at once.
     """
     if not isinstance(size, int) or not 16 <= size <= 256:
         raise InputError(f"size must be an int between 16 and 256 (28 native, 64 the lab default), got {size!r}")
@@ -149,11 +168,16 @@ def load_pneumonia(size: int = 64, data_dir: str | os.PathLike | None = None, *,
         note = f"{size}×{size} images are upsampled from the 28×28 release (not the MedMNIST+ {size}×{size} file)"
         notes.append(note)
         warnings.warn(note, stacklevel=2)
-    out = {}
-    for split in splits:
+    def make(split: str) -> Split:
         imgs, labels = _read_split(path.parent, split, src_size, path)
         x = normalize(imgs).unsqueeze(1)
         if src_size != size:
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(-1, 1)
-        out[split] = Split(split, x.to(dev), torch.as_tensor(labels, dtype=torch.long).to(dev))
+        return Split(split, x.to(dev), torch.as_tensor(labels, dtype=torch.long).to(dev))
+
+    later = {"train": _labels_only(path, "train")} if "train" in splits else {}
+    out = LazySplits(splits, make, later)  # the training images wait until a training or a view needs them
+    for split in splits:
+        if split not in later:
+            out[split]
     return LabData(name="pneumoniamnist", splits=out, size=size, notes=tuple(notes) + (f"source: {path}",))

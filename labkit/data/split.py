@@ -2,6 +2,8 @@
 already on the experiment's device; :class:`LabData` groups train/val/test."""
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -108,12 +110,61 @@ class Split:
         return replace(self, name=f"{self.name}-permuted", labels=self.labels[perm])
 
 
+class LazySplits(Mapping):
+    """Splits made on first use: ``make(name)`` builds a :class:`Split` when it is first
+    looked up, once (thread-safe). Names, ``in`` and ``len`` need no split; ``values()``
+    and ``items()`` build them all. A lecture kernel that only shows test images thus
+    never holds the training images (77 MB at 64 px) until a training needs them.
+    """
+
+    def __init__(self, names: tuple[str, ...], make: Callable[[str], Split],
+                 labels: Mapping[str, torch.Tensor] | None = None) -> None:
+        self._names, self._make = tuple(names), make
+        self._labels = dict(labels or {})
+        self._done: dict[str, Split] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> Split:
+        if name not in self._names:
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._done:
+                self._done[name] = self._make(name)
+            return self._done[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def loaded(self) -> tuple[str, ...]:
+        """Names of the splits built so far."""
+        return tuple(n for n in self._names if n in self._done)
+
+    def labels(self, name: str) -> torch.Tensor:
+        """The labels of split ``name``, without making it when they were given up front."""
+        return self._labels[name] if name in self._labels and name not in self._done else self[name].labels
+
+    def map(self, fn: Callable[[Split], Split]) -> "LazySplits":
+        """``fn`` of every split, each made when first looked up (labels unchanged)."""
+        return LazySplits(self._names, lambda name: fn(self[name]), self._labels)
+
+
+def map_splits(splits: Mapping[str, Split], fn: Callable[[Split], Split]) -> Mapping[str, Split]:
+    """``fn`` applied to each split: lazily for :class:`LazySplits`, at once otherwise."""
+    return splits.map(fn) if isinstance(splits, LazySplits) else {k: fn(v) for k, v in splits.items()}
+
+
 @dataclass(frozen=True)
 class LabData:
     """The splits of one data set, all on one device, plus what they are."""
 
     name: str
-    splits: dict[str, Split]
+    splits: Mapping[str, Split]
     size: int
     class_names: tuple[str, ...] = CLASS_NAMES
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -127,24 +178,37 @@ class LabData:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def any_split(self) -> Split:
+        """A split already in memory when there is one (the first otherwise)."""
+        loaded = self.splits.loaded() if isinstance(self.splits, LazySplits) else ()
+        return self.splits[loaded[0] if loaded else next(iter(self.splits))]
+
     @property
     def device(self) -> torch.device:
-        return next(iter(self.splits.values())).device
+        return self.any_split().device
+
+    @property
+    def channels(self) -> int:
+        """Image channels (1 for the X-rays)."""
+        return int(self.any_split().images.shape[1])
 
     def to(self, device: torch.device | str) -> "LabData":
-        return replace(self, splits={k: s.to(device) for k, s in self.splits.items()})
+        return replace(self, splits=map_splits(self.splits, lambda s: s.to(device)))
 
     def with_marker(self, marker: "MarkerSpec") -> "LabData":
         """Marked view of every split (labels decide placement for label-coded markers)."""
         marker.check_fits(self.size)
         return replace(self, name=f"{self.name}+{marker.kind}",
-                       splits={k: s.with_marker(marker) for k, s in self.splits.items()})
+                       splits=map_splits(self.splits, lambda s: s.with_marker(marker)))
 
     def summary(self) -> str:
         """One line per split with class counts."""
         lines = [f"{self.name} at {self.size}×{self.size} on {self.device}"]
-        for s in self.splits.values():
-            counts = ", ".join(f"{n} {c}" for c, n in zip(self.class_names, s.class_counts(self.num_classes)))
-            lines.append(f"  {s.name:<6} {len(s):>5} images ({counts})")
+        lazy = isinstance(self.splits, LazySplits)
+        for name in self.splits:
+            labels = self.splits.labels(name) if lazy else self.splits[name].labels
+            per_class = torch.bincount(labels.cpu(), minlength=self.num_classes).tolist()
+            counts = ", ".join(f"{n} {c}" for c, n in zip(self.class_names, per_class))
+            lines.append(f"  {name:<6} {len(labels):>5} images ({counts})")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -145,14 +145,14 @@ class MarkerEditor(JobPanel):
 
     @guarded
     def update_preview(self) -> None:
-        """Preview: two images per class from the training split, marker applied and outlined."""
+        """Preview: two images per class from a split in memory, marker applied and outlined."""
         data = self.state.data
         if data is None:
             self.preview.value = b""
             return
         marker = self.spec()
         marker.check_fits(data.size)
-        split = data["train"] if "train" in data.splits else next(iter(data.splits.values()))
+        split = data.any_split()
         labels = split.labels.cpu()
         rows, names = [], []
         for c, name in enumerate(data.class_names):

@@ -74,7 +74,7 @@ class ExperimentState(CheckedTraits):
         if ae is None:
             return None
         data = self.data
-        channels = None if data is None else int(next(iter(data.splits.values())).images.shape[1])
+        channels = None if data is None else data.channels
         check_autoencoder(ae, channels, None if data is None else data.size)
         return ae.to(self.device).eval()
 

@@ -87,3 +87,32 @@ def test_labdata_summary_lists_counts(pneumonia28) -> None:
     assert "4708" in text and "1214 normal" in text and "3494 pneumonia" in text
     assert pneumonia28.num_classes == 2
     assert isinstance(pneumonia28.to("cpu"), LabData)
+
+
+def test_lazy_splits_make_each_split_once_on_first_use() -> None:
+    from labkit.data.split import LazySplits, map_splits
+
+    made: list[str] = []
+
+    def make(name: str) -> Split:
+        made.append(name)
+        return Split(name, torch.zeros(3, 1, 4, 4), torch.tensor([0, 1, 1]))
+
+    splits = LazySplits(("train", "test"), make, {"train": torch.tensor([0, 1, 1])})
+    assert list(splits) == ["train", "test"] and "train" in splits and len(splits) == 2 and made == []
+    assert splits.labels("train").tolist() == [0, 1, 1] and made == []  # counts without the images
+    marked = map_splits(splits, lambda s: Split(s.name, s.images + 1, s.labels))
+    assert made == [] and splits.loaded() == ()
+    assert float(marked["test"].images.mean()) == 1.0 and made == ["test"]
+    assert splits["test"] is splits["test"] and made == ["test"]
+    with pytest.raises(KeyError):
+        splits["val"]
+
+
+def test_pneumonia_reads_the_training_images_only_when_used(data_dir) -> None:
+    from labkit.data import load_pneumonia
+
+    data = load_pneumonia(28, data_dir, download=False, device="cpu")
+    assert data.splits.loaded() == ("val", "test")
+    assert "train   4708 images" in data.summary() and data.splits.loaded() == ("val", "test")
+    assert data["train"].images.shape == (4708, 1, 28, 28) and data.splits.loaded() == ("train", "val", "test")

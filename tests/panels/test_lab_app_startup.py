@@ -54,11 +54,13 @@ def test_the_app_on_a_checkpoint_and_real_data_loads_only_what_its_first_screen_
     folder = lecture.save(tmp_path / "lecture")
     code = ("from labkit.panels import LabApp\n"
             "app = LabApp.from_env()\n"
-            "extra = {'status': app.status.text, 'data': app.state.data.name, 'models': sorted(app.state.models)}\n")
+            "extra = {'status': app.status.text, 'data': app.state.data.name, 'models': sorted(app.state.models),\n"
+            "         'loaded': app.state.data.splits.loaded()}\n")
     report = run_fresh(code, {"LABKIT_APP_CHECKPOINT": str(folder), "LABKIT_DATA_DIR": str(data_dir),
                               "LABKIT_APP_DEVICE": "auto"})
     assert report["data"] == "pneumoniamnist" and report["models"] == ["baseline"], report["status"]
     assert report["heavy"] == [], report["heavy"]
+    assert "train" not in report["loaded"], report["loaded"]  # 77 MB a lecture kernel only needs to train
     if not report["cuda_available"]:  # a CPU machine: no CUDA context, no CUDA memory
         assert not report["cuda_initialized"]
 
