@@ -95,6 +95,7 @@ class Explainer(ABC):
     #: constructor arguments the method cannot run without besides the model
     #: (Latent Shift's ``autoencoder``); generic loops over the registry pass them
     needs: ClassVar[tuple[str, ...]] = ()
+    _n_params: int | None = None  # the model's parameter count during a call
 
     def __init__(self, model: nn.Module, *, max_batch: int | None = None, channels_last: bool = False,
                  **params: object) -> None:
@@ -149,8 +150,12 @@ class Explainer(ABC):
             first = next((p for p in params if p.is_floating_point()), None)
             device, dtype = (first.device, first.dtype) if first is not None else model_device(self.model)
             x = x.detach() if x.device == device and x.dtype == dtype else x.detach().to(device=device, dtype=dtype)
+            self._n_params = sum(p.numel() for p in params)  # for chunk_size, from the walk just made
             t = check_targets(target, x.shape[0], num_classes(self.model, x, params), device=device)
-            result = self._attribute(x, t)
+            try:
+                result = self._attribute(x, t)
+            finally:
+                self._n_params = None
         result.extras.setdefault("target", t)
         return result
 
@@ -164,7 +169,8 @@ class Explainer(ABC):
         if self.max_batch is not None:
             return self.max_batch
         budget, pixels = DEFAULT_BUDGET_PIXELS.get(x.device.type, OTHER_DEVICE_BUDGET), math.prod(x.shape[1:])
-        millions = sum(p.numel() for p in self.model.parameters()) // 10 ** 6 if x.device.type == "cpu" else 0
+        n_params = self._n_params if self._n_params is not None else sum(p.numel() for p in self.model.parameters())
+        millions = n_params // 10 ** 6 if x.device.type == "cpu" else 0
         return max(1, budget // pixels, min(MAX_CPU_BATCH, budget * millions // pixels))
 
     def _result(self, maps: torch.Tensor, signed: torch.Tensor | None, **extras: object) -> Attribution:
