@@ -1,12 +1,14 @@
 """Occlusion: slide a filled patch over the image and record the probability drop."""
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 
 from labkit.errors import InputError
 from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, register, target_probs
+from labkit.models.layers import channels_last_weights
 
 
 def window_starts(size: int, patch: int, stride: int) -> list[int]:
@@ -70,12 +72,16 @@ class Occlusion(Explainer):
         masks_ext = torch.cat([masks, masks.new_zeros(1, h, w)])
         fill_t = (torch.tensor(fill, dtype=x.dtype, device=x.device) if self.spec.lab_range
                   else self.spec.level(fill, x))
-        with torch.no_grad():
+        # forward passes only: channels-last conv kernels (CPU) change the probabilities by float
+        # rounding alone (no max-pool argmax is read, unlike a gradient), and run them about 2× faster
+        cpu = x.device.type == "cpu"
+        with torch.no_grad(), channels_last_weights(self.model.modules()) if cpu else contextlib.nullcontext():
             probs = []
             for sl in chunks(n * (nw + 1), self.chunk_size(x)):
                 idx = torch.arange(sl.start, sl.stop, device=x.device)
                 img, win = idx // (nw + 1), idx % (nw + 1)
                 batch = torch.where(masks_ext[win, None], fill_t, x[img])
+                batch = batch.contiguous(memory_format=torch.channels_last) if cpu else batch
                 probs.append(target_probs(self.model(batch), target[img]))
             probs = cat(probs).view(n, nw + 1)
             prob = probs[:, nw]
