@@ -88,8 +88,9 @@ def app_env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dic
 
 def voila_command(notebook: Path, port: int = 8866, ip: str = "localhost", no_browser: bool = False,
                   preheat: bool = True) -> list[str]:
-    """``python -m voila`` with sources stripped and tracebacks hidden; one preheated kernel unless ``preheat=False``."""
-    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={ip}",
+    """Voilà (:mod:`labkit.commands.voila_server`) with sources stripped and tracebacks hidden; one
+    preheated kernel unless ``preheat=False``."""
+    cmd = [sys.executable, "-m", "labkit.commands.voila_server", str(notebook), f"--port={port}", f"--Voila.ip={ip}",
            "--strip_sources=True", "--show_tracebacks=False", "--theme=light"]
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1", f"--VoilaKernelManager.fill_delay={FILL_DELAY}"]

@@ -107,7 +107,8 @@ def test_app_command_builds_voila_call(tmp_path: Path, trained_state: Experiment
     assert env["LABKIT_GPU_MEMORY_FRACTION"] == "0.5" and env["LABKIT_APP_THREADS"] == "0"
     assert env["LABKIT_APP_PRETRAINED"] == "1"
     cmd = voila_command(notebook_path(), 9123, no_browser=True)
-    assert cmd[1:3] == ["-m", "voila"] and "--strip_sources=True" in cmd and "--show_tracebacks=False" in cmd
+    assert cmd[1:3] == ["-m", "labkit.commands.voila_server"]
+    assert "--strip_sources=True" in cmd and "--show_tracebacks=False" in cmd
     assert "--port=9123" in cmd and "--no-browser" in cmd
     assert main(["app", "--checkpoint", str(folder), "--print-command", "--port", "9123"]) == 0
     out = capsys.readouterr().out
@@ -142,3 +143,21 @@ def test_pretrained_button_adds_zoo_models(trained_state: ExperimentState, tiny_
     empty = LabApp(ExperimentState(device="cpu"), dataset=None, debounce=0, background=False)
     empty.pretrained_button.click()
     assert empty.status.kind == "error" and "load a data set first" in empty.status.text
+
+
+def test_the_voila_server_runs_without_the_iri_grammar() -> None:
+    """``labkit.commands.voila_server`` is Voilà's entry point, minus jsonschema's IRI checker."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['voila', '--version']\n"
+            "from labkit.commands import voila_server\n"
+            "try:\n    voila_server.main()\nexcept SystemExit:\n    pass\n"
+            "import jsonschema\n"
+            "checker = jsonschema.Draft202012Validator.FORMAT_CHECKER\n"
+            "print('iri' in checker.checkers, 'uri' in checker.checkers, sys.modules.get('rfc3987_syntax'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].split(".")[0].isdigit()  # Voilà printed its version
+    assert lines[-1] == "False True None"  # no IRI checker, the others kept
