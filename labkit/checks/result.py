@@ -5,7 +5,9 @@ A :class:`CheckResult` is what every check returns. Jupyter shows it through
 ``labkit grade`` report). :meth:`CheckResult.grade` is what the locked test cells
 of the exercise notebooks end with: its value, :class:`Points`, is the cell's output,
 whose text/plain form is the number nbgrader's autograder reads as partial credit and
-whose HTML form, the one Jupyter shows, is the report.
+whose HTML form, the one Jupyter shows, is the report. In the instructor notebooks the
+hidden test's points come last and are the cell's value; the visible report then shows
+as a display output at the end of the cell, which nbgrader does not read as points.
 
 The text colours reach a WCAG contrast of at least 4.5:1 on JupyterLab's light and dark
 backgrounds: no one colour does on both, so the report carries a small style sheet
@@ -128,11 +130,17 @@ class CheckResult:
         """The points earned, as the value of the cell: Jupyter shows the report, nbgrader reads the number.
 
         The locked test cells of the exercise notebooks end with this call. Outside
-        IPython (a script) the report is printed as well.
+        IPython (a script) the report is printed as well; in IPython, when the points are
+        not the cell's value (the hidden test follows, or the line ends with ``;``), the
+        report is displayed at the end of the cell, so it always shows exactly once.
         """
-        if not _in_ipython():
+        points = Points(self)
+        shell = _ipython()
+        if shell is None:
             print(self)
-        return Points(self)
+        else:
+            _show_at_end_of_cell(shell, points)
+        return points
 
     def require(self) -> None:
         """Raise :class:`AssertionError` (one line) unless the check passed.
@@ -154,10 +162,11 @@ class Points(float):
     """
 
     result: CheckResult
+    shown: bool
 
     def __new__(cls, result: CheckResult) -> "Points":
         self = super().__new__(cls, result.points)
-        self.result = result
+        self.result, self.shown = result, False
         return self
 
     def __repr__(self) -> str:
@@ -166,17 +175,35 @@ class Points(float):
     __str__ = __repr__
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        self.shown = True
         data, metadata = self.result._repr_mimebundle_(include, exclude)
         return {**data, "text/plain": repr(self)}, metadata
+
+
+def _show_at_end_of_cell(shell: Any, points: Points) -> None:
+    """After the running cell, display ``points``' report unless the cell already showed it.
+
+    A display output, unlike the cell's value, is not read as points by nbgrader; its
+    text/plain form is the report, not a number.
+    """
+    from IPython.display import display
+
+    def show() -> None:
+        shell.events.unregister("post_execute", show)
+        if not points.shown:
+            display(points.result)
+
+    shell.events.register("post_execute", show)
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _in_ipython() -> bool:
+def _ipython() -> Any:
+    """The running IPython shell, or None (a script)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with Jupyter
-        return False
-    return get_ipython() is not None
+        return None
+    return get_ipython()

@@ -41,6 +41,30 @@ def test_the_value_of_grade_shows_the_report_and_nbgrader_reads_the_points():
     assert determine_grade(cell) == (1.5, 2.0)
 
 
+def test_grade_shows_its_report_once_whether_or_not_it_is_the_cells_value(monkeypatch, capsys):
+    """Last in the cell (student version) the points are the value and nothing else shows; followed by
+    the hidden test (instructor version) the report is displayed at the end of the cell, as a display
+    output whose text is the report, not a number, and the later value stays the cell's result."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    displayed: list[tuple[dict, dict]] = []  # what display() sends: display outputs, never the cell's value
+    monkeypatch.setattr(shell.display_pub, "publish", lambda data, metadata=None, **kw: displayed.append((data, metadata)))
+    shell.user_ns["r"] = CheckResult("02_gradient", "Vanilla gradient", True, 2.0, 2.0, (Message("ok", "fine"),))
+    for source, value, shown in (("r.grade()", 2.0, 0), ("r.grade()\n0.5", 0.5, 1), ("r.grade();", None, 1)):
+        displayed.clear()
+        result = shell.run_cell(source, store_history=True)  # (`;` is read from the history)
+        assert result.result == value and result.success, source
+        assert len(displayed) == shown, source
+        for data, metadata in displayed:
+            assert data["text/plain"].splitlines()[0] == "✔ 02_gradient — Vanilla gradient: 2 / 2 points"
+            assert "labkit-check" in data["text/html"] and metadata == {"labkit": {"feedback": ["✔ fine"]}}
+    displayed.clear()
+    shell.run_cell("1", store_history=False)
+    assert displayed == [], "a report shows in its own cell only"
+    assert "2.0" in capsys.readouterr().out  # the first cell's value, printed by the terminal's displayhook
+
+
 def test_backticks_become_code_and_the_rest_is_escaped():
     r = CheckResult("x", "t", False, 0.0, 1.0, (Message("fail", "line 3: `return x<y` & `a` but a lone ` stays"),))
     html = r._repr_html_()

@@ -5,7 +5,8 @@ notebook, then ``nbgrader autograde`` of three submissions — one that fills in
 solutions (full points), the untouched release (zero points) and one that games the
 autograder (patches labkit's comparison helpers, ``CheckResult.grade``/``require`` and
 the hidden-test entry point, with empty implementations: zero points) — with scores
-read from the gradebook database through nbgrader's Gradebook API.
+read from the gradebook database through nbgrader's Gradebook API. The autograded notebook
+shows the visible check's report in every test cell, after the hidden tests' points.
 """
 from __future__ import annotations
 
@@ -73,3 +74,10 @@ def test_generate_and_autograde_with_real_nbgrader(warm_cache, tmp_path):
         assert alice.score == max_score, [(g.name, g.score) for g in alice.notebooks[0].grades]
         assert bob.score == 0, [(g.name, g.score) for g in bob.notebooks[0].grades]
         assert mallory.score == 0, [(g.name, g.score) for g in mallory.notebooks[0].grades]
+    # the autograded notebook shows each test cell's visible report beside the hidden tests' points
+    graded = nbformat.read(str(course / "autograded" / "alice" / ASSIGNMENT / NOTEBOOK), as_version=4)
+    for cell in nbhelp.test_cells(graded):
+        kinds = [o.output_type for o in cell.outputs if o.output_type != "stream"]
+        assert kinds == ["execute_result", "display_data"], (nbhelp.meta(cell)["grade_id"], kinds)
+        report = next(o for o in cell.outputs if o.output_type == "display_data")
+        assert "labkit-check" in report.data["text/html"] and "hidden tests" not in report.data["text/plain"]

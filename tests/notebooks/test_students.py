@@ -20,6 +20,8 @@ def test_student_notebook_fails_cleanly(pipeline, name):
     for cell in nbhelp.test_cells(nb):
         gid = nbhelp.meta(cell)["grade_id"]
         assert not nbhelp.errors(cell), f"{name}/{gid}: the check crashed instead of reporting"
+        shown = [o.output_type for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+        assert shown == ["execute_result"], f"{name}/{gid}: the report must be the cell's one value, got {shown}"
         assert nbhelp.stderr(cell) == ""
         text = nbhelp.text_outputs(cell)
         assert "✘" in text and ("NotImplementedError" in text or "no answer yet" in text), f"{name}/{gid}:\n{text}"
