@@ -76,7 +76,7 @@ class LabApp:
         self.status = StatusLine(self.state)
         s, st = self.state, self.status
         self.training = TrainingController(s, st, epochs=epochs, subset=subset, width=width, background=background)
-        self.explainer = ExplainerSelector(s, st, debounce=debounce)
+        self.explainer = ExplainerSelector(s, st, debounce=debounce, grow=True)
         self.cascade = CascadeViewer(s, st, background=background)
         self.marker = MarkerEditor(s, st, epochs=min(epochs, 5), subset=subset, width=width, background=background)
         self.evaluation = EvaluationPanel(s, st, background=background)
@@ -84,24 +84,26 @@ class LabApp:
         self.panels = [self.training, self.explainer, self.cascade, self.marker, self.evaluation, self.counterfactual]
 
         self.dataset = W.Dropdown(options=DATASETS, value=dataset if dataset in dict(DATASETS).values()
-                                  else "pneumoniamnist", description="data", layout=W.Layout(width="260px"))
+                                  else "pneumoniamnist", description="data", layout=W.Layout(width="230px"))
         self.data_dir = W.Text(value=data_dir or os.environ.get("LABKIT_DATA_DIR", ""), placeholder="data folder",
-                               layout=W.Layout(width="220px"))
-        self.load_data_button = W.Button(description="Load data", icon="database")
+                               layout=W.Layout(width="170px"))
+        self.load_data_button = W.Button(description="Load data", icon="database", layout=W.Layout(width="auto"))
         self.phantom_button = W.Button(description="Load phantom demo", icon="magic", button_style="info",
                                        layout=W.Layout(width="auto"),
                                        tooltip="synthetic chest-like images with lesion masks; needs no download")
         self.phantom_button.add_class("labkit-phantom")
         self.checkpoint = W.Text(value=checkpoint or "", placeholder="checkpoint folder",
-                                 layout=W.Layout(width="220px"))
-        self.load_ckpt_button = W.Button(description="Load models", icon="folder-open")
-        self.save_ckpt_button = W.Button(description="Save models", icon="save")
+                                 layout=W.Layout(width="170px"))
+        self.load_ckpt_button = W.Button(description="Load models", icon="folder-open", layout=W.Layout(width="auto"))
+        self.save_ckpt_button = W.Button(description="Save models", icon="save", layout=W.Layout(width="auto"))
         self.pretrained_button = W.Button(description="Pre-trained models", icon="download", layout=W.Layout(width="auto"),
                                           tooltip="baseline and shortcut models from labkit's cache "
                                                   "(trained once on this machine the first time)")
-        self.pretrained_progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="90px"))
+        self.pretrained_progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="60px"))
         self.pretrained_job: Job[list[Any]] = Job("labkit-pretrained")
         dlink((self.pretrained_job, "progress"), (self.pretrained_progress, "value"))
+        dlink((self.pretrained_job, "status"), (self.pretrained_progress.layout, "display"),
+              lambda status: None if status == "running" else "none")  # room in the row when idle
         self.status.follow(self.pretrained_job)
         self.background = background
         self.header = W.HTML()
@@ -249,8 +251,9 @@ class LabApp:
     def _update_header(self) -> None:
         s = self.state
         data = "no data loaded" if s.data is None else f"{s.data.name} {s.data.size}×{s.data.size}"
-        self.header.value = (f"<h3 style='margin:4px 0'>When explanations lie — saliency maps on chest X-rays</h3>"
-                             f"<span style='color:#666'>{data} · {len(s.models)} model(s) · device {s.device}</span>")
+        self.header.value = (f"<h3 style='margin:4px 0'>When explanations lie — saliency maps on chest X-rays"
+                             f"<span style='color:#666;font-size:75%;font-weight:normal'> · {data} · "
+                             f"{len(s.models)} model(s) · device {s.device}</span></h3>")  # one line, not two
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -19,6 +19,13 @@ from labkit.models import cam_layer_choices, default_cam_layer
 from labkit.panels.base import STYLE
 
 SLIDER_MAX_STEPS = 1000
+#: Style of toggle buttons: each button as wide as its label (a row of them stays short, nothing is cut).
+TOGGLES = {**STYLE, "button_width": "auto"}
+
+
+def labelled(label: str, widget: W.Widget) -> W.HBox:
+    """``widget`` with ``label`` on its left, on one line (toggle buttons put their own description above)."""
+    return W.HBox([W.Label(label), widget], layout=W.Layout(align_items="center"))
 
 
 def layer_options(model: nn.Module | None) -> list[str]:

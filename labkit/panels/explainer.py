@@ -27,7 +27,7 @@ from traitlets import link
 from labkit.errors import InputError, one_line
 from labkit.panels.base import STYLE, Coalescer, Panel, StatusLine, png_image
 from labkit.panels.compare import CompareView
-from labkit.panels.controls import method_select, update_layer_widget
+from labkit.panels.controls import TOGGLES, labelled, method_select, update_layer_widget
 from labkit.panels.legend import MapLegend
 from labkit.panels.maptiles import MapTiles, Shown
 from labkit.panels.picker import ImagePicker
@@ -43,16 +43,17 @@ class ExplainerSelector(Panel):
 
     ``methods`` are selected at start; ``debounce`` is the least time in seconds between two renders
     of a burst of changes (0: synchronous); ``scale`` enlarges the images (pixel repetition);
-    ``progressive=False`` paints every map once, at full quality.
+    ``progressive=False`` paints every map once, at full quality; ``grow=True`` (the lecture app) lets the tiles
+    grow with a large window, up to twice their size.
     """
 
     title = "Explain"
 
     def __init__(self, state: ExperimentState, status: StatusLine | None = None, *,
                  methods: Sequence[str] = DEFAULT_METHODS, debounce: float = 0.05, scale: int = 4,
-                 show_timings: bool = False, progressive: bool = True) -> None:
+                 show_timings: bool = False, progressive: bool = True, grow: bool = False) -> None:
         super().__init__(state, status)
-        self.scale = scale
+        self.scale, self.grow = scale, grow
         self._lock = threading.RLock()
         self._generation = 0  # bumped by every request: a render of an older one stops refining
         self.tiles = MapTiles(state, self._image_layout, lambda w: self.watch(w, self._display_changed, "value"),
@@ -64,34 +65,39 @@ class ExplainerSelector(Panel):
         self.picker = ImagePicker(self)
         for name in ("split", "class_filter", "misclassified", "index", "index_label", "upload", "back", "variant"):
             setattr(self, name, getattr(self.picker, name))
-        self.outline = W.Checkbox(value=True, description="outline marker / lesion", indent=False)
+        self.outline = W.Checkbox(value=True, description="outline marker / lesion", indent=False,
+                                   layout=W.Layout(width="auto"))
         # model and target
-        self.model = W.Dropdown(options=[], description="model", style=STYLE, layout=W.Layout(width="230px"))
+        self.model = W.Dropdown(options=[], description="model", style=STYLE, layout=W.Layout(width="200px"))
         self.target = W.Dropdown(options=[("pneumonia", 1)], value=1, description="explain class",
-                                 style=STYLE, layout=W.Layout(width="230px"))
+                                 style=STYLE, layout=W.Layout(width="200px"))
         self.prediction = W.HTML()
         self.prediction.add_class("labkit-prediction")
         # methods and display
-        self.methods = method_select(methods)
+        self.methods = method_select(methods, rows=6)
         self.methods.add_class("labkit-methods")
-        self.mode = W.ToggleButtons(options=[("absolute", "abs"), ("signed", "signed")], value="abs",
-                                    description="values", style=STYLE)
+        self.mode = W.ToggleButtons(options=[("absolute", "abs"), ("signed", "signed")], value="abs", style=TOGGLES)
         self.scale_mode = W.ToggleButtons(options=[("per map", "per-map"), ("shared", "shared")], value="per-map",
-                                          description="color scale", style=STYLE)
+                                          style=TOGGLES)
         self.opacity = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
-                                     style=STYLE, continuous_update=True)
+                                     style=STYLE, continuous_update=True, layout=W.Layout(width="260px"))
         self.opacity.add_class("labkit-opacity")
         self.original = png_image(keep_space=True, layout=self._image_layout())
         self.original.add_class("labkit-original")
         self.grid = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.legend = MapLegend()
 
-        picker = W.VBox([self.picker.widget, self.outline])
-        model_box = W.VBox([self.model, self.target, self.prediction])
-        display = W.VBox([self.mode, self.scale_mode, self.opacity])
-        self.body = W.VBox([W.HBox([picker, model_box], layout=W.Layout(flex_flow="row wrap")),
-                            W.HBox([self.methods, display], layout=W.Layout(flex_flow="row wrap")),
-                            self.legend.widget, self.grid, self._compare_section(state)])
+        # Controls in short columns side by side (two rows at 1280 px, wrapping further in a narrow notebook),
+        # so that the first row of maps stays above the fold of a 1280×720 screen.
+        wrap = W.Layout(flex_flow="row wrap")
+        model_box = W.VBox([W.HBox([self.model, self.target], layout=wrap), self.prediction])
+        toggles = [labelled("values", self.mode), labelled("color scale", self.scale_mode)]
+        display = W.VBox([W.HBox(toggles, layout=wrap),
+                          W.HBox([self.opacity, self.outline], layout=wrap), self.legend.widget],
+                         layout=W.Layout(max_width="460px"))
+        controls = W.HBox([self.picker.widget, model_box, self.methods, display],
+                          layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.body = W.VBox([controls, self.grid, self._compare_section(state)])
 
         self._error = ""
         self._user_asked = False
@@ -158,10 +164,15 @@ class ExplainerSelector(Panel):
         self.request()
 
     def _image_layout(self) -> W.Layout:
-        """Every tile at the same on-screen size: the data's image size × ``scale``."""
-        size = self.state.data.size if self.state.data is not None else 64
-        px = f"{size * self.scale}px"
-        return W.Layout(width=px, min_width=px, height=px, min_height=px)
+        """Every tile at the same on-screen size: the data's image size × ``scale``.
+
+        With ``grow``, up to twice that: four tiles fill the row of a wide window while the first row of maps
+        stays within the window's height (the controls above take about 450 px).
+        """
+        px = (self.state.data.size if self.state.data is not None else 64) * self.scale
+        side = (f"clamp({px}px, min((100vw - 100px) / 4 - 8px, 100vh - 450px), {2 * px}px)" if self.grow
+                else f"{px}px")
+        return W.Layout(width=side, min_width=side, height=side, min_height=side)
 
     def _model_picked(self, change: dict) -> None:
         if change["new"] and change["new"] != self.state.active_model:
@@ -241,9 +252,9 @@ class ExplainerSelector(Panel):
                 raise InputError("no model yet: train one (Train tab) or load a checkpoint to see saliency maps")
             return
         self._show_prediction(x, label, image_id)
+        self.legend.show(mode, self.scale_mode.value)
         errors = self.tiles.paint(list(self.methods.value),
                                   Shown(x, mask, image_id, mode, self.scale_mode.value == "shared", alpha), stale)
-        self.legend.show(mode, self.scale_mode.value)
         self.rendered.update(opacity=alpha, mode=mode, index=s.selection.image_index, target=s.selection.target,
                              model=s.active_model)
         if errors:
@@ -254,7 +265,7 @@ class ExplainerSelector(Panel):
         verdict = "" if v.correct is None else (" ✓" if v.correct else " ✗")
         true = "uploaded image" if v.true_label is None else f"true: {v.true_label}"
         positive = self.state.data.class_names[-1]
-        self.prediction.value = (f"<b>{v.model}</b> predicts <b>{v.predicted}</b>{verdict}<br>"
-                                 f"p({positive}) = {v.p_positive:.3f} (threshold {v.threshold:.2f}) · {true}<br>"
-                                 f"explaining class <b>{v.target}</b> (p = {v.p_target:.3f})")
+        self.prediction.value = (f"<div style='line-height:1.5'><b>{v.model}</b> predicts <b>{v.predicted}</b>"
+                                 f"{verdict}<br>p({positive}) = {v.p_positive:.3f} (threshold {v.threshold:.2f}) · "
+                                 f"{true}<br>explaining class <b>{v.target}</b> (p = {v.p_target:.3f})</div>")
         self.rendered["probability"] = v.p_positive

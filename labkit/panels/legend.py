@@ -14,7 +14,7 @@ class MapLegend:
         self.colorbar = png_image()
         self.text = W.HTML()
         self.text.add_class("labkit-legend")
-        self.widget = W.HBox([self.colorbar, self.text])
+        self.widget = W.HBox([self.colorbar, self.text], layout=W.Layout(align_items="center"))
         self._key: tuple[str, str] | None = None
 
     @property
@@ -32,4 +32,4 @@ class MapLegend:
         scale = ("every map on one shared scale: brightness compares across methods" if scaling == "shared"
                  else "each map scaled to its own maximum: compare shapes, not brightness, across methods")
         what = "|attribution|" if mode == "abs" else "signed attribution"
-        self.text.value = f"<span style='font-size:90%'><b>{what}</b>: {colours}; {scale}.</span>"
+        self.text.value = f"<div style='font-size:90%;line-height:1.4'><b>{what}</b>: {colours}; {scale}.</div>"

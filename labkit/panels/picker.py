@@ -16,6 +16,7 @@ from traitlets import link
 
 from labkit.data import load_image
 from labkit.panels.base import STYLE
+from labkit.panels.controls import TOGGLES, labelled
 
 if TYPE_CHECKING:
     from labkit.panels.base import Panel
@@ -35,7 +36,7 @@ class ImagePicker:
         self.misclassified = W.Checkbox(value=False, description="misclassified only", indent=False,
                                         layout=W.Layout(width="150px"))
         self.index = W.IntSlider(value=0, min=0, max=0, description="image", style=STYLE,
-                                 continuous_update=False, layout=W.Layout(width="380px"))
+                                 continuous_update=False, layout=W.Layout(width="340px"))
         self.index.add_class("labkit-image-index")
         self.index_label = W.HTML()
         self.upload = W.FileUpload(accept=".png,.jpg,.jpeg,image/png,image/jpeg", multiple=False,
@@ -43,10 +44,11 @@ class ImagePicker:
         self.back = W.Button(description="data set image", icon="undo", disabled=True,
                              tooltip="go back from the uploaded image to the data set image")
         self.variant = W.ToggleButtons(options=[("clean", "clean"), ("with marker", "marked")], value="clean",
-                                       description="images", style=STYLE, disabled=True)
+                                       style=TOGGLES, disabled=True)
+        # three short rows; they wrap rather than scroll in a narrow output area
         rows = [[self.split, self.class_filter, self.misclassified], [self.index, self.index_label],
-                [self.upload, self.back]]  # rows wrap rather than scroll in a narrow output area
-        self.widget = W.VBox([*(W.HBox(r, layout=W.Layout(flex_flow="row wrap")) for r in rows), self.variant])
+                [self.upload, self.back, labelled("images", self.variant)]]
+        self.widget = W.VBox([W.HBox(r, layout=W.Layout(flex_flow="row wrap")) for r in rows])
         self._links = [link((sel, "misclassified"), (self.misclassified, "value")),
                        link((sel, "variant"), (self.variant, "value"))]
         self._option_links: dict[str, Any] = {}

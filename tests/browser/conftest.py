@@ -68,9 +68,11 @@ def lecture_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path)
     return out
 
 
-@pytest.fixture
-def voila_app(tmp_path: Path, data_dir: Path, lecture_checkpoint: Path) -> Iterator[VoilaApp]:
-    """The lecture app as ``labkit app --checkpoint`` serves it, on real data, small training defaults."""
+@pytest.fixture(scope="module")
+def voila_app(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, lecture_checkpoint: Path) -> Iterator[VoilaApp]:
+    """The lecture app as ``labkit app --checkpoint`` serves it, on real data, small training defaults (one server
+    for a test module: each page gets a kernel of its own)."""
+    tmp_path = tmp_path_factory.mktemp("voila")
     assert APP_NOTEBOOK.read_bytes() == notebook_path().read_bytes(), "the two app notebook copies differ"
     port = _free_port()
     env = {**os.environ, "LABKIT_DATA_DIR": str(data_dir), "LABKIT_APP_DATASET": "pneumoniamnist",

@@ -7,6 +7,9 @@ average (a figure, not a pass/fail criterion: ``benchmarks/bench_startup.py`` co
 Then train one epoch on a small subset through the UI, open the Explain tab, move a
 slider, and check that the heatmap image changed and no error or traceback is on
 screen. A screenshot goes to the test's folder and to ``test-output/``.
+
+On a 1280×720 screen the Explain tab's first row of images (the image and its maps) is above the
+fold; on a 1920×1080 projector it is too and spans most of the width; no label is cut at either.
 """
 from __future__ import annotations
 
@@ -96,3 +99,49 @@ def test_lecture_app_trains_and_explains_in_chromium(voila_app: VoilaApp, chromi
     (out / "lab_app_startup.txt").write_text(startup + "\n")
     assert shot.stat().st_size > 10_000
     assert not page_errors, page_errors
+
+
+#: The boxes of the first row of images on the Explain tab (the image and the maps beside it), the labels
+#: whose text does not fit (buttons, tab titles, descriptions) and the page's scrollable width.
+LAYOUT_JS = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left,
+                                                                  right: r.right}; };
+  const images = [...document.querySelectorAll('img.labkit-original, img.labkit-heatmap')].filter(i => i.offsetParent);
+  const top = Math.min(...images.map(i => box(i).top));
+  const cut = [...document.querySelectorAll('button, .lm-TabBar-tabLabel, .widget-label')]
+    .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText);
+  return {images: images.length, row: images.map(box).filter(b => Math.abs(b.top - top) < 1), cut,
+          scrollWidth: document.documentElement.scrollWidth};
+}"""
+
+
+@pytest.mark.browser
+def test_the_explain_tab_shows_its_maps_above_the_fold_and_fills_a_projector(voila_app: VoilaApp,
+                                                                             chromium: str) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(voila_app.url, timeout=60_000, wait_until="domcontentloaded")
+            wait_status(page, "lecture_cnn", 60_000)  # the checkpoint's model is loaded
+            page.get_by_text("2 · Explain", exact=True).click()
+            for name in ("gradient", "smoothgrad", "gradcam"):  # the default methods, all painted
+                page.wait_for_selector(f"img.labkit-heatmap-{name}[src]", state="visible", timeout=60_000)
+            page.wait_for_function("() => document.querySelector('.labkit-legend').innerText.trim()", timeout=10_000)
+            for width, height in ((1280, 720), (1920, 1080)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.evaluate("() => window.scrollTo(0, 0)")
+                page.wait_for_timeout(500)  # widgets lay out again
+                m = page.evaluate(LAYOUT_JS)
+                row = m["row"]
+                print(f"{width}×{height}: first row of images {len(row)} of {m['images']}, "
+                      f"top {row[0]['top']:.0f} px, bottom {row[0]['bottom']:.0f} px, "
+                      f"from x = {row[0]['left']:.0f} to {row[-1]['right']:.0f} px")
+                assert len(row) == m["images"] == 4, f"the image and its three maps in one row: {m}"
+                assert all(b["top"] >= 0 and b["bottom"] <= height for b in row), f"below the fold: {row}"
+                assert not m["cut"], f"labels cut at {width} px: {m['cut']}"
+                assert m["scrollWidth"] <= width, f"the page scrolls sideways at {width} px"
+            assert row[-1]["right"] - row[0]["left"] >= 0.75 * width, f"the maps fill too little of {width} px: {row}"
+            assert_no_error_on_screen(page)
+        finally:
+            browser.close()

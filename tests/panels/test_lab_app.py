@@ -124,10 +124,11 @@ def test_pretrained_button_adds_zoo_models(trained_state: ExperimentState, tiny_
     import labkit.session.zoo
     from labkit.data import CornerSquare
 
-    asked = []
+    asked, progress_shown = [], []
 
     def fake_pretrained(data, kind="baseline", marker=None, **kwargs):
         asked.append(kind)
+        progress_shown.append(app.pretrained_progress.layout.display != "none")
         e = copy.deepcopy(tiny_entry)
         e.name, e.variant = kind, "marked" if kind == "shortcut" else "clean"
         e.marker = CornerSquare() if kind == "shortcut" else None
@@ -136,8 +137,10 @@ def test_pretrained_button_adds_zoo_models(trained_state: ExperimentState, tiny_
     monkeypatch.setattr(labkit.session.zoo, "pretrained_entry", fake_pretrained)
     state = ExperimentState(device="cpu", data=trained_state.data)
     app = LabApp(state, dataset=None, debounce=0, background=False)
+    assert app.pretrained_progress.layout.display == "none"  # the progress bar takes no room while idle
     app.pretrained_button.click()
     assert asked == ["baseline", "shortcut"] and set(state.models) == {"baseline", "shortcut"}
+    assert progress_shown == [True, True] and app.pretrained_progress.layout.display == "none"
     assert state.active_model == "baseline" and state.marker == CornerSquare()
     assert app.status.kind == "ok" and "pre-trained models ready" in app.status.text
     empty = LabApp(ExperimentState(device="cpu"), dataset=None, debounce=0, background=False)
