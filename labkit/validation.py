@@ -38,7 +38,8 @@ def check_images(x: object, *, channels: int | None = 1, name: str = "images",
         raise InputError(f"{name} must be a float tensor normalized to [-1, 1], got dtype {x.dtype}")
     if x.numel() == 0:
         raise InputError(f"{name} is empty: shape {tuple(x.shape)}")
-    lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN and ±inf show in the extremes
+    lo, hi = torch.aminmax(x)  # one pass; NaN and ±inf show in the extremes
+    lo, hi = float(lo), float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"{name} contain NaN or infinite pixels; expected finite values in [-1, 1]")
     if spec is not None and min(x.shape[-2:]) < spec.min_size:
@@ -83,7 +84,10 @@ def check_targets(target: object, n: int, num_classes: int, *, device: torch.dev
         raise InputError(f"target must be an int or a sequence of {n} ints, got {type(target).__name__}") from exc
     if t.is_floating_point() or t.dtype == torch.bool:
         raise InputError(f"target must hold integer class indices, got dtype {t.dtype}")
-    t = t.reshape(-1).long()
+    if t.dim() != 1:
+        t = t.reshape(-1)
+    if t.dtype != torch.long:
+        t = t.long()
     if t.numel() == 1 and n != 1:
         t = t.expand(n).clone()
     if t.numel() != n:

@@ -22,7 +22,7 @@ from torch import nn
 
 from labkit.device import model_device
 from labkit.errors import InputError
-from labkit.explain.calls import cat, chunks, frozen_eval, num_classes  # noqa: F401 - re-exported for the methods
+from labkit.explain.calls import cat, chunks, frozen_eval, model_sizes  # noqa: F401 - re-exported for the methods
 from labkit.explain.spec import Attribution, Param
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
@@ -30,13 +30,16 @@ from labkit.models.spec import describe
 from labkit.validation import check_images, check_targets
 
 #: Default budget of input pixels per forward pass, by device type. On CPU small
-#: batches (32 images of 64×64) keep activations in cache and run fastest; on a
-#: GPU larger batches (256 images of 64×64: about 0.5 GB of activations kept for
-#: the backward pass of SmallCNN(width=16), modest on a shared course GPU)
-#: amortize kernel launches. On CPU the budget grows with the weights each pass
-#: reads (× millions of parameters, at most MAX_CPU_BATCH images): ResNet-18 takes
-#: 9 images of 224 px or 117 of 64 px, 1.2–1.4× faster per image than 1 or 10.
-DEFAULT_BUDGET_PIXELS: dict[str, int] = {"cpu": 2 ** 17, "cuda": 2 ** 20}
+#: batches (16 images of 64×64) run fastest: 1.1–1.4× faster per image than 32 for
+#: every method on SmallCNN, one image or 64, on a loaded 2-core machine (see
+#: ``benchmarks/README.md``); on a GPU larger batches (256 images of 64×64: about
+#: 0.5 GB of activations kept for the backward pass of SmallCNN(width=16), modest on
+#: a shared course GPU) amortize kernel launches. On CPU the budget also grows with
+#: the weights each pass reads (CPU_PIXELS_PER_MILLION × millions of parameters, at
+#: most MAX_CPU_BATCH images): ResNet-18 takes 9 images of 224 px or 117 of 64 px,
+#: 1.2–1.4× faster per image than 1 or 10.
+DEFAULT_BUDGET_PIXELS: dict[str, int] = {"cpu": 2 ** 16, "cuda": 2 ** 20}
+CPU_PIXELS_PER_MILLION = 2 ** 17
 OTHER_DEVICE_BUDGET, MAX_CPU_BATCH = 2 ** 19, 128
 
 
@@ -54,9 +57,15 @@ def target_gradient(logits: torch.Tensor, target: torch.Tensor, wrt: torch.Tenso
     the gather, sum and scatter ops in the graph (they cost as much as a small
     layer on one image). The gradient is None when ``wrt`` does not reach the logits.
     """
-    seed = torch.zeros_like(logits).scatter_(1, target[:, None], 1.0)
+    index = target[:, None]
+    seed = torch.zeros_like(logits).scatter_(1, index, 1.0)
     (g,) = torch.autograd.grad(logits, wrt, grad_outputs=seed, allow_unused=True)
-    return g, target_scores(logits.detach(), target)
+    return g, logits.detach().gather(1, index)[:, 0]
+
+
+def _detached(v: object) -> object:
+    """``v.detach()`` for a tensor that requires grad, else ``v`` itself (no new tensor)."""
+    return v.detach() if isinstance(v, torch.Tensor) and v.requires_grad else v
 
 
 def target_probs(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -78,7 +87,7 @@ class Explainer(ABC):
     max_batch:
         Most images per forward pass (noisy copies, IG steps, occluded images and
         masked images are batched up to this size). ``None`` chooses
-        ``DEFAULT_BUDGET_PIXELS[device] // (C·H·W)`` (32 images of 64×64 on CPU, 256 on CUDA; see above).
+        ``DEFAULT_BUDGET_PIXELS[device] // (C·H·W)`` (16 images of 64×64 on CPU, 256 on CUDA; see above).
     channels_last:
         Hold conv weights in channels-last layout during each call (off by
         default: maps then match captum's to float precision; on, max-pool ties
@@ -147,11 +156,18 @@ class Explainer(ABC):
         self.spec = describe(self.model)
         x = check_images(x, spec=self.spec)
         with frozen_eval(self.model, channels_last=self.channels_last) as params:
-            first = next((p for p in params if p.is_floating_point()), None)
-            device, dtype = (first.device, first.dtype) if first is not None else model_device(self.model)
-            x = x.detach() if x.device == device and x.dtype == dtype else x.detach().to(device=device, dtype=dtype)
-            self._n_params = sum(p.numel() for p in params)  # for chunk_size, from the walk just made
-            t = check_targets(target, x.shape[0], num_classes(self.model, x, params), device=device)
+            for p in params:
+                if p.is_floating_point():
+                    device, dtype = p.device, p.dtype
+                    break
+            else:
+                device, dtype = model_device(self.model)
+            if x.device != device or x.dtype != dtype:
+                x = x.to(device=device, dtype=dtype)
+            if x.requires_grad:
+                x = x.detach()
+            classes, self._n_params = model_sizes(self.model, x, params)  # for chunk_size, from the walk just made
+            t = check_targets(target, x.shape[0], classes, device=device)
             try:
                 result = self._attribute(x, t)
             finally:
@@ -171,12 +187,12 @@ class Explainer(ABC):
         budget, pixels = DEFAULT_BUDGET_PIXELS.get(x.device.type, OTHER_DEVICE_BUDGET), math.prod(x.shape[1:])
         n_params = self._n_params if self._n_params is not None else sum(p.numel() for p in self.model.parameters())
         millions = n_params // 10 ** 6 if x.device.type == "cpu" else 0
-        return max(1, budget // pixels, min(MAX_CPU_BATCH, budget * millions // pixels))
+        return max(1, budget // pixels, min(MAX_CPU_BATCH, CPU_PIXELS_PER_MILLION * millions // pixels))
 
     def _result(self, maps: torch.Tensor, signed: torch.Tensor | None, **extras: object) -> Attribution:
-        det = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in extras.items()}
-        return Attribution(maps=maps.detach(), signed=None if signed is None else signed.detach(),
-                           method=self.name, params=dict(self.config), extras=det)
+        return Attribution(maps=_detached(maps), signed=None if signed is None else _detached(signed),
+                           method=self.name, params=dict(self.config),
+                           extras={k: _detached(v) for k, v in extras.items()})
 
     def _signed_result(self, attr: torch.Tensor, **extras: object) -> Attribution:
         """Result of a gradient-family method from a per-channel attribution ``(N, C, H, W)``."""

@@ -8,6 +8,7 @@ in Python (see ``benchmarks/README.md``, "Explainers").
 from __future__ import annotations
 
 import contextlib
+import math
 import weakref
 from typing import Iterator
 
@@ -29,33 +30,37 @@ def walk(model: nn.Module) -> tuple[list[nn.Module], list[nn.Parameter]]:
     params: dict[int, nn.Parameter] = {}
     seen: set[int] = set()
     stack = [model]
+    pop, push, mark, keep = stack.pop, stack.extend, seen.add, modules.append
     while stack:
-        m = stack.pop()
+        m = pop()
         if id(m) in seen:
             continue
-        seen.add(id(m))
-        modules.append(m)
-        for p in m._parameters.values():
-            if p is not None:
-                params.setdefault(id(p), p)
-        stack.extend(c for c in reversed(m._modules.values()) if c is not None)
+        mark(id(m))
+        keep(m)
+        if m._parameters:
+            for p in m._parameters.values():
+                if p is not None:
+                    params.setdefault(id(p), p)
+        if m._modules:
+            push(reversed([c for c in m._modules.values() if c is not None]))
     return modules, list(params.values())
 
 
-_NUM_CLASSES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int]] = weakref.WeakKeyDictionary()
+_SIZES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int, int]] = weakref.WeakKeyDictionary()
 
 
-def num_classes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | None = None) -> int:
-    """Number of logits the model returns, found by one forward pass on ``x[:1]``.
+def model_sizes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | None = None) -> tuple[int, int]:
+    """Number of logits the model returns (found by one forward pass on ``x[:1]``)
+    and its number of parameters.
 
     Cached per model together with its parameter shapes (``params``, default
     ``model.parameters()``), so a replaced head is noticed and the extra forward
     pass is paid once per model, not per call.
     """
-    signature = tuple(p.shape for p in (model.parameters() if params is None else params))
-    cached = _NUM_CLASSES.get(model)
+    signature = tuple([p.shape for p in (model.parameters() if params is None else params)])
+    cached = _SIZES.get(model)
     if cached is not None and cached[0] == signature:
-        return cached[1]
+        return cached[1], cached[2]
     try:
         with torch.no_grad():
             out = model(x[:1])
@@ -66,37 +71,61 @@ def num_classes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | 
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise InputError(f"model must return logits of shape (N, num_classes), got {shape} for N = 1")
-    _NUM_CLASSES[model] = (signature, out.shape[1])
-    return out.shape[1]
+    _SIZES[model] = (signature, out.shape[1], sum(math.prod(s) for s in signature))
+    return out.shape[1], _SIZES[model][2]
 
 
-@contextlib.contextmanager
-def frozen_eval(model: nn.Module, channels_last: bool = False) -> Iterator[list[nn.Parameter]]:
+class frozen_eval:  # noqa: N801 - used like a function: ``with frozen_eval(model) as params``
     """Put ``model`` in eval mode with ``requires_grad=False`` on every parameter;
     restore each module's mode and each parameter's flag afterwards, even on error.
-    Yields the model's parameters.
+    ``with frozen_eval(model) as params`` gives the model's parameters.
 
     With ``channels_last`` every ``nn.Conv2d`` weight is also held in channels-last
     layout for the duration (:func:`~labkit.models.layers.channels_last_weights`).
 
     The model is walked once and only what is changed is restored, so the
-    overhead is small (this runs on every explainer call).
+    overhead is small (this runs on every explainer call; a class, not a
+    generator-based context manager, for the same reason).
     """
-    modules, params = walk(model)
-    training = [m for m in modules if m.training]
-    trainable = [p for p in params if p.requires_grad]
-    try:
-        if training:
-            model.eval()
-        for p in trainable:
-            p.requires_grad_(False)
-        with channels_last_weights(modules) if channels_last else contextlib.nullcontext():
-            yield params
-    finally:
-        for m in training:
+
+    def __init__(self, model: nn.Module, channels_last: bool = False) -> None:
+        self.model, self.channels_last = model, channels_last
+        self.modules: list[nn.Module] = []
+        self.params: list[nn.Parameter] = []
+        self._training: list[nn.Module] = []
+        self._trainable: list[nn.Parameter] = []
+        self._layout: contextlib.AbstractContextManager | None = None
+
+    def __enter__(self) -> list[nn.Parameter]:
+        self.modules, self.params = walk(self.model)
+        self._training = [m for m in self.modules if m.training]
+        self._trainable = [p for p in self.params if p.requires_grad]
+        try:
+            if self._training:
+                self.model.eval()
+            for p in self._trainable:
+                p.requires_grad_(False)
+            if self.channels_last:
+                self._layout = channels_last_weights(self.modules)
+                self._layout.__enter__()
+        except BaseException:
+            self._restore()
+            raise
+        return self.params
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._layout is not None:
+                self._layout.__exit__(*exc)
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        for m in self._training:
             m.training = True
-        for p in trainable:
+        for p in self._trainable:
             p.requires_grad_(True)
+        self._layout = None
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Sequence
 
 import torch
@@ -107,9 +108,9 @@ class ModelSpec:
         """Largest valid input value per channel (white)."""
         return tuple((1 - m) / s for m, s in zip(self.mean, self.std))
 
-    @property
+    @cached_property
     def lab_range(self) -> bool:
-        """True for labkit's [-1, 1] on every channel."""
+        """True for labkit's [-1, 1] on every channel (computed once: every explainer call reads it)."""
         return all(abs(a + 1) < 1e-9 for a in self.low) and all(abs(b - 1) < 1e-9 for b in self.high)
 
     def gray(self, x: torch.Tensor) -> torch.Tensor:
