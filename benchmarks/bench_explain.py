@@ -1,9 +1,9 @@
 """Latency of labkit.explain vs captum vs a plain per-sample loop.
 
 Run: ``python benchmarks/bench_explain.py [--device cpu] [--repeats 5] [--threads N]
-[--methods gradient,smoothgrad] [--no-loop] [--channels-last] [--clock wall|cpu]``
+[--methods gradient,smoothgrad] [--batches 1,64] [--no-loop] [--channels-last] [--clock wall|cpu]``
 
-SmallCNN (width 16) at 64×64, one image and a batch of 64. For each method the
+SmallCNN (width 16) at 64×64, one image and a batch of 64 (``--batches``). For each method the
 three implementations run in the same process, each timed as the median of a
 few repeats after a warm-up. "loop" is the from-scratch teaching version: one
 forward pass per image and per noisy copy / IG step / occluded image / mask.
@@ -207,6 +207,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--methods", default=",".join(list_explainers()), help="comma-separated methods (default all)")
+    ap.add_argument("--batches", type=lambda v: [int(b) for b in v.split(",")], default=[1, BATCH],
+                    help=f"comma-separated batch sizes, each at most {BATCH} (default 1,{BATCH})")
     ap.add_argument("--no-loop", action="store_true", help="skip the per-sample loop column (the slowest)")
     ap.add_argument("--channels-last", action="store_true", help="labkit's opt-in channels-last explainer calls")
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
@@ -216,6 +218,8 @@ def main() -> None:
     unknown = sorted(set(args.methods.split(",")) - set(list_explainers()))
     if unknown:
         ap.error(f"unknown method(s) {unknown}; choose from {list_explainers()}")
+    if not all(1 <= n <= BATCH for n in args.batches):
+        ap.error(f"--batches must be between 1 and {BATCH}, got {args.batches}")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -245,7 +249,7 @@ def main() -> None:
             fns["captum"] = captum[name]
         if name in loops and not args.no_loop:
             fns["loop"] = loops[name]
-        for n in (1, BATCH):
+        for n in args.batches:
             res = time_interleaved(fns, x64[:n], t64[:n], args.repeats, clock=CLOCKS[args.clock])
             lk, ref, lp = res["labkit"], res.get("captum", math.nan), res.get("loop", math.nan)
             print(f"{name:<22}{n:>4}{lk * 1e3:>10.1f}{ref * 1e3:>10.1f}{lp * 1e3:>10.1f}"
