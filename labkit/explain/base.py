@@ -22,7 +22,7 @@ from torch import nn
 
 from labkit.device import model_device
 from labkit.errors import InputError
-from labkit.explain.calls import cat, chunks, frozen_eval, model_sizes  # noqa: F401 - re-exported for the methods
+from labkit.explain.calls import batches, cat, chunks, frozen_eval, model_sizes  # noqa: F401 - re-exported for the methods
 from labkit.explain.spec import Attribution, Param
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
@@ -58,9 +58,10 @@ def target_gradient(logits: torch.Tensor, target: torch.Tensor, wrt: torch.Tenso
     layer on one image). The gradient is None when ``wrt`` does not reach the logits.
     """
     index = target[:, None]
+    scores = logits.detach().gather(1, index)[:, 0]  # before the backward: cheaper while the logits are in cache
     seed = torch.zeros_like(logits).scatter_(1, index, 1.0)
     (g,) = torch.autograd.grad(logits, wrt, grad_outputs=seed, allow_unused=True)
-    return g, logits.detach().gather(1, index)[:, 0]
+    return g, scores
 
 
 def _detached(v: object) -> object:

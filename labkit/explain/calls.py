@@ -139,6 +139,17 @@ def chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(i * n // k, (i + 1) * n // k)
 
 
+def batches(size: int, *tensors: torch.Tensor) -> Iterator[tuple[torch.Tensor, ...]]:
+    """``tensors`` (the same number of rows) cut into the :func:`chunks` of at most ``size``
+    rows; the tensors themselves when they fit in one (no slicing ops for one image)."""
+    n = tensors[0].shape[0]
+    if n <= size:
+        yield tensors
+        return
+    for sl in chunks(n, size):
+        yield tuple(t[sl] for t in tensors)
+
+
 def cat(parts: list[torch.Tensor]) -> torch.Tensor:
     """``torch.cat(parts)`` without a copy when there is a single chunk."""
     return parts[0] if len(parts) == 1 else torch.cat(parts)

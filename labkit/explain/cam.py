@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.errors import InputError
-from labkit.explain.base import Attribution, Explainer, Param, cat, chunks, target_gradient
+from labkit.explain.base import Attribution, Explainer, Param, batches, cat, target_gradient
 from labkit.models.layers import conv_layers, get_layer
 
 LAYER_PARAM = Param("layer", "layer", None,
@@ -59,13 +59,15 @@ class CAMExplainer(Explainer):
                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Layer activations ``A``, gradients ``∂f_c/∂A`` (both ``(N, K, h, w)``) and logits f_c(x)."""
         acts, grads, scores = [], [], []
-        for sl in chunks(x.shape[0], self.chunk_size(x)):
-            store: list[torch.Tensor] = []
-            with self._capture(store, with_grad=True), torch.enable_grad():
-                g, s = target_gradient(self.model(x[sl]), target[sl], store[0])
-            acts.append(store[0].detach())
-            grads.append(torch.zeros_like(store[0]) if g is None else g)
-            scores.append(s)
+        store: list[torch.Tensor] = []
+        with self._capture(store, with_grad=True), torch.enable_grad():
+            for xs, ts in batches(self.chunk_size(x), x, target):
+                first = len(store)  # the layer's first output in this forward pass
+                logits = self.model(xs)
+                g, s = target_gradient(logits, ts, store[first])
+                acts.append(store[first].detach())
+                grads.append(torch.zeros_like(store[first]) if g is None else g)
+                scores.append(s)
         return cat(acts), cat(grads), cat(scores)
 
     def _cam_result(self, acts: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],

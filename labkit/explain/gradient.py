@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from labkit.explain.base import Attribution, Explainer, cat, chunks, register, target_gradient
+from labkit.explain.base import Attribution, Explainer, batches, cat, register, target_gradient
 
 
 def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
@@ -31,10 +31,10 @@ def input_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
         ``(M, C, H, W)`` gradients ∂f_c/∂x and ``(M,)`` logits f_c(x).
     """
     grads, scores = [], []
-    for sl in chunks(x.shape[0], chunk):
-        xi = (x if sl.stop - sl.start == len(x) else x[sl]).detach().requires_grad_(True)
+    for xs, ts in batches(chunk, x, target):
+        xi = xs.detach().requires_grad_(True)
         with torch.enable_grad():
-            g, s = target_gradient(model(xi), target[sl], xi)
+            g, s = target_gradient(model(xi), ts, xi)
         grads.append(torch.zeros_like(xi) if g is None else g)
         scores.append(s)
     return cat(grads), cat(scores)

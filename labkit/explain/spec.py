@@ -73,31 +73,22 @@ class Param:
 
     def check(self, value: object) -> object:
         """Return ``value`` converted to the parameter's type, or raise :class:`InputError`."""
-        bad = InputError(f"parameter {self.name!r} must be {self.expected()}, got {value!r}")
+        given = value
         if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise bad
-            return value
-        if self.kind == "choice":
-            if not isinstance(value, str) or value not in self.choices:
-                raise bad
-            return value
-        if self.kind == "layer":
-            if value is not None and not isinstance(value, str):
-                raise bad
-            return value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise bad
-        if self.kind == "int":
-            if not isinstance(value, numbers.Integral):
-                raise bad
-            value = int(value)
+            ok = isinstance(value, bool)
+        elif self.kind == "choice":
+            ok = isinstance(value, str) and value in self.choices
+        elif self.kind == "layer":
+            ok = value is None or isinstance(value, str)
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+                self.kind == "int" and not isinstance(value, numbers.Integral)):
+            ok = False
         else:
-            value = float(value)
-            if not math.isfinite(value):
-                raise bad
-        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise bad
+            value = int(value) if self.kind == "int" else float(value)
+            ok = (math.isfinite(value) and (self.min is None or value >= self.min)
+                  and (self.max is None or value <= self.max))
+        if not ok:  # the message is built only for a bad value: this runs on every explainer call
+            raise InputError(f"parameter {self.name!r} must be {self.expected()}, got {given!r}")
         return value
 
 
