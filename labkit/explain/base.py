@@ -22,7 +22,7 @@ from torch import nn
 
 from labkit.device import model_device
 from labkit.errors import InputError
-from labkit.explain.calls import batches, cat, chunks, frozen_eval, model_sizes  # noqa: F401 - re-exported for the methods
+from labkit.explain.calls import batches, cat, chunks, frozen_eval, model_sizes  # noqa: F401 - for the methods
 from labkit.explain.spec import Attribution, Param
 from labkit.registry import Registry
 from labkit.models.layers import default_cam_layer, get_layer
