@@ -1,6 +1,7 @@
 """Predictions and clinical metrics (sensitivity, specificity, balanced accuracy,
-AUROC, confusion matrix) computed with scikit-learn (imported when first used: a kernel
-that only shows checkpointed models never loads it)."""
+AUROC, confusion matrix), in numpy: the ROC curve is scikit-learn's ``roc_curve``
+computed the same way (the tests check it against scikit-learn), without importing
+scikit-learn, whose import took 1.0 s of CPU in every ``labkit train`` run (benchmarks/README.md)."""
 from __future__ import annotations
 
 import contextlib
@@ -119,22 +120,38 @@ def _check_binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, n
     return labels.astype(int), scores
 
 
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve; NaN when only one class is present (it is undefined then)."""
-    from sklearn.metrics import roc_auc_score
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates with each distinct score as the threshold (``score ≥ t``
+    is positive), highest threshold first, after the point (0, 0) at ``t = inf``: scikit-learn's
+    ``roc_curve(labels, scores, drop_intermediate=False)``. Needs both classes in ``labels``.
 
+    References
+    ----------
+    T. Fawcett. "An introduction to ROC analysis." Pattern Recognition Letters 27(8), 2006 (Algorithm 1).
+    """
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    s, positive = np.asarray(scores)[order], np.asarray(labels)[order] == 1
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last image of each run of equal scores
+    tps = np.r_[0, np.cumsum(positive)[last]]
+    fps = np.r_[0, last + 1] - tps
+    return fps / fps[-1], tps / tps[-1], np.r_[np.inf, s[last]]
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (trapezoids); NaN when only one class is present (it is undefined then)."""
     labels = np.asarray(labels)
-    return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
+    if len(np.unique(labels)) != 2:
+        return float("nan")
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(np.trapezoid(tpr, fpr))
 
 
 def clinical_metrics(labels: np.ndarray | torch.Tensor, scores: np.ndarray | torch.Tensor,
                      threshold: float = 0.5) -> ClinicalMetrics:
     """Metrics at ``threshold`` on p(pneumonia) ``scores``; AUROC is threshold-free."""
-    from sklearn.metrics import confusion_matrix
-
     labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
     preds = (scores >= threshold).astype(int)
-    tn, fp, fn, tp = (int(v) for v in confusion_matrix(labels, preds, labels=[0, 1]).ravel())
+    tn, fp, fn, tp = (int(v) for v in np.bincount(2 * labels + preds, minlength=4))
 
     def ratio(a: int, b: int) -> float:
         return a / b if b else float("nan")
@@ -153,12 +170,10 @@ def choose_threshold(labels: np.ndarray | torch.Tensor, scores: np.ndarray | tor
     validation predictions are the same as at the score itself, but a wide gap between
     the classes (a shortcut model) does not push the threshold to its edge.
     """
-    from sklearn.metrics import roc_curve
-
     labels, scores = _check_binary(np.asarray(labels), np.asarray(scores))
     if len(np.unique(labels)) < 2:
         raise InputError("choosing a threshold needs both classes in the validation labels")
-    fpr, tpr, thr = roc_curve(labels, scores, drop_intermediate=False)
+    fpr, tpr, thr = roc_curve(labels, scores)
     best = int(np.argmax(tpr - fpr))
     t = thr[best]
     if np.isfinite(t) and best + 1 < len(thr):

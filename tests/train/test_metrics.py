@@ -6,12 +6,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn import metrics as sk
 from sklearn.metrics import roc_auc_score
 
 from labkit.data import Split
 from labkit.errors import InputError
 from labkit.models import SmallCNN
 from labkit.train import ClinicalMetrics, choose_threshold, clinical_metrics, evaluate, predict
+from labkit.train.metrics import auroc, roc_curve
 
 # 4 normal, 6 pneumonia; at threshold 0.5: TN 3, FP 1 (0.6), FN 2 (0.3, 0.45), TP 4
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
@@ -51,6 +53,26 @@ def test_auroc_matches_sklearn_and_tensors_are_accepted() -> None:
     m = clinical_metrics(torch.as_tensor(labels), torch.as_tensor(scores))
     assert m.auroc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     assert clinical_metrics(LABELS, SCORES).auroc == pytest.approx(roc_auc_score(LABELS, SCORES))
+
+
+@pytest.mark.parametrize("decimals", [None, 1, 2], ids=["distinct", "many-ties", "some-ties"])
+def test_roc_curve_and_auroc_equal_sklearn_with_and_without_ties(decimals: int | None) -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 500)
+    scores = np.clip(0.2 * labels + 0.8 * rng.random(500), 0, 1)
+    if decimals is not None:
+        scores = scores.round(decimals)  # runs of equal scores: one ROC point per distinct value
+    for ours, theirs in zip(roc_curve(labels, scores), sk.roc_curve(labels, scores, drop_intermediate=False)):
+        np.testing.assert_array_equal(ours, theirs)
+    assert auroc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert auroc(labels, 1 - scores) == pytest.approx(1 - roc_auc_score(labels, scores), abs=1e-12)
+
+
+def test_confusion_matrix_equals_sklearn() -> None:
+    rng = np.random.default_rng(2)
+    labels, scores = rng.integers(0, 2, 200), rng.random(200)
+    m = clinical_metrics(labels, scores, 0.3)
+    assert np.array_equal(m.confusion, sk.confusion_matrix(labels, scores >= 0.3, labels=[0, 1]))
 
 
 def test_single_class_gives_nan_auroc() -> None:
