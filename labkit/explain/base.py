@@ -156,8 +156,8 @@ class Explainer(ABC):
         """Explain ``target`` (an int or one class per image) for images ``x`` ``(N, 1, H, W)``."""
         self.spec = describe(self.model)
         x = check_images(x, spec=self.spec)
-        with frozen_eval(self.model, channels_last=self.channels_last) as params:
-            for p in params:
+        with frozen_eval(self.model, channels_last=self.channels_last) as frozen:
+            for p in frozen.params:
                 if p.is_floating_point():
                     device, dtype = p.device, p.dtype
                     break
@@ -167,7 +167,7 @@ class Explainer(ABC):
                 x = x.to(device=device, dtype=dtype)
             if x.requires_grad:
                 x = x.detach()
-            classes, self._n_params = model_sizes(self.model, x, params)  # for chunk_size, from the walk just made
+            classes, self._n_params = model_sizes(self.model, x, frozen.shapes)  # for chunk_size, from the walk
             t = check_targets(target, x.shape[0], classes, device=device)
             try:
                 result = self._attribute(x, t)

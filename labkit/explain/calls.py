@@ -49,15 +49,15 @@ def walk(model: nn.Module) -> tuple[list[nn.Module], list[nn.Parameter]]:
 _SIZES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int, int]] = weakref.WeakKeyDictionary()
 
 
-def model_sizes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | None = None) -> tuple[int, int]:
+def model_sizes(model: nn.Module, x: torch.Tensor, shapes: tuple[torch.Size, ...] | None = None) -> tuple[int, int]:
     """Number of logits the model returns (found by one forward pass on ``x[:1]``)
     and its number of parameters.
 
-    Cached per model together with its parameter shapes (``params``, default
-    ``model.parameters()``), so a replaced head is noticed and the extra forward
-    pass is paid once per model, not per call.
+    Cached per model together with its parameter shapes (``shapes``, default those
+    of ``model.parameters()``; :class:`frozen_eval` has them), so a replaced head is
+    noticed and the extra forward pass is paid once per model, not per call.
     """
-    signature = tuple([p.shape for p in (model.parameters() if params is None else params)])
+    signature = tuple([p.shape for p in model.parameters()]) if shapes is None else shapes
     cached = _SIZES.get(model)
     if cached is not None and cached[0] == signature:
         return cached[1], cached[2]
@@ -75,10 +75,11 @@ def model_sizes(model: nn.Module, x: torch.Tensor, params: list[nn.Parameter] | 
     return out.shape[1], _SIZES[model][2]
 
 
-class frozen_eval:  # noqa: N801 - used like a function: ``with frozen_eval(model) as params``
+class frozen_eval:  # noqa: N801 - used like a function: ``with frozen_eval(model) as frozen``
     """Put ``model`` in eval mode with ``requires_grad=False`` on every parameter;
     restore each module's mode and each parameter's flag afterwards, even on error.
-    ``with frozen_eval(model) as params`` gives the model's parameters.
+    ``with frozen_eval(model) as frozen`` gives the model's parameters (``frozen.params``)
+    and their shapes (``frozen.shapes``).
 
     With ``channels_last`` every ``nn.Conv2d`` weight is also held in channels-last
     layout for the duration (:func:`~labkit.models.layers.channels_last_weights`).
@@ -92,14 +93,20 @@ class frozen_eval:  # noqa: N801 - used like a function: ``with frozen_eval(mode
         self.model, self.channels_last = model, channels_last
         self.modules: list[nn.Module] = []
         self.params: list[nn.Parameter] = []
+        self.shapes: tuple[torch.Size, ...] = ()
         self._training: list[nn.Module] = []
         self._trainable: list[nn.Parameter] = []
         self._layout: contextlib.AbstractContextManager | None = None
 
-    def __enter__(self) -> list[nn.Parameter]:
+    def __enter__(self) -> "frozen_eval":
         self.modules, self.params = walk(self.model)
-        self._training = [m for m in self.modules if m.training]
-        self._trainable = [p for p in self.params if p.requires_grad]
+        self._training, self._trainable = [m for m in self.modules if m.training], []
+        shapes: list[torch.Size] = []
+        for p in self.params:  # one pass over the parameters for both
+            shapes.append(p.shape)
+            if p.requires_grad:
+                self._trainable.append(p)
+        self.shapes = tuple(shapes)
         try:
             if self._training:
                 self.model.eval()
@@ -111,7 +118,7 @@ class frozen_eval:  # noqa: N801 - used like a function: ``with frozen_eval(mode
         except BaseException:
             self._restore()
             raise
-        return self.params
+        return self
 
     def __exit__(self, *exc: object) -> None:
         try:
