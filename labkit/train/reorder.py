@@ -17,7 +17,7 @@ from typing import Iterator
 from torch import nn
 
 
-def _swapped(modules: OrderedDict[str, nn.Module]) -> OrderedDict[str, nn.Module] | None:
+def swapped(modules: OrderedDict[str, nn.Module]) -> OrderedDict[str, nn.Module] | None:
     """``modules`` with every ReLU that is directly followed by a MaxPool2d moved after it; ``None`` if none is."""
     names, out, changed, i = list(modules), OrderedDict(), False, 0
     while i < len(names):
@@ -39,7 +39,7 @@ def pool_before_relu(model: nn.Module) -> Iterator[None]:
     """
     originals = []
     for seq in model.modules():
-        if isinstance(seq, nn.Sequential) and (order := _swapped(seq._modules)) is not None:
+        if isinstance(seq, nn.Sequential) and (order := swapped(seq._modules)) is not None:
             originals.append((seq, seq._modules))
             seq._modules = order
     try:

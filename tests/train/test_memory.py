@@ -26,7 +26,7 @@ def test_freed_blocks_stay_while_inside_and_are_returned_after() -> None:
         with keep_freed_memory():  # nested (another thread's training): leaving it keeps the setting
             pass
         again = [torch.ones(6 << 20) for _ in range(8)]  # the kept pages are reused
-        assert resident_mb() - base < kept + 24
+        assert resident_mb() - base < kept + 96  # not another 192 MB (a block or two may land elsewhere)
         del again
     returned = resident_mb() - base
     assert kept > 150 and returned < kept - 150
