@@ -14,6 +14,7 @@ from torch import nn
 
 from labkit.errors import InputError
 from labkit.explain.base import Attribution, Explainer, register
+from labkit.explain.calls import walk
 from labkit.explain.cam import LAYER_PARAM, CAMExplainer
 from labkit.explain.gradcam import GradCAM
 from labkit.explain.gradient import input_gradients
@@ -39,7 +40,7 @@ def guided_relus(model: nn.Module) -> Iterator[None]:
     (works with ``inplace=True`` ReLUs too). Hooks are removed on exit, even on error.
     ReLUs called functionally (``F.relu``) are not affected.
     """
-    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    relus = [m for m in walk(model)[0] if isinstance(m, nn.ReLU)]  # walk: model.modules(), faster
     if not relus:
         raise InputError(f"guided backprop needs nn.ReLU modules; {type(model).__name__} has none")
     handles = []
