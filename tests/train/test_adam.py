@@ -74,3 +74,28 @@ def test_a_training_step_imports_neither_torch_dynamo_nor_sklearn() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def scaled_run(make_optimizer, poison: int | None = None) -> tuple[dict, float]:
+    """Four fp16-style steps through ``torch.amp.GradScaler`` (CPU); step ``poison`` gets an inf gradient."""
+    torch.manual_seed(0)
+    model = SmallCNN(width=4, hidden=16)
+    opt, scaler = make_optimizer(model.parameters()), torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    g = torch.Generator().manual_seed(1)
+    for step in range(4):
+        x, y = torch.rand(8, 1, 28, 28, generator=g) * 2 - 1, torch.randint(0, 2, (8,), generator=g)
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y) * (float("inf") if step == poison else 1.0)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    return model.state_dict(), scaler.get_scale()
+
+
+@pytest.mark.parametrize("poison", [None, 2], ids=["finite", "an-inf-step"])
+def test_a_grad_scaler_drives_it_as_it_drives_torch_fused_adam(poison: int | None) -> None:
+    # the fp16 path (CUDA AMP) unscales through param_groups and skips the step on an inf gradient
+    ours, our_scale = scaled_run(lambda p: FusedAdam(p, lr=1e-3), poison)
+    ref, ref_scale = scaled_run(lambda p: torch.optim.Adam(p, lr=1e-3, fused=True), poison)
+    assert our_scale == ref_scale == (2.0 ** 8 if poison is None else 2.0 ** 7)
+    assert all(torch.equal(ours[k], ref[k]) for k in ours)
