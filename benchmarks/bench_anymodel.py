@@ -3,11 +3,15 @@ pytorch-grad-cam for the CAMs captum lacks) in the same run; and fine-tuning
 ResNet-18 on PneumoniaMNIST.
 
 Run: ``python benchmarks/bench_anymodel.py [--size 224] [--batches 1,16] [--methods gradient,gradcam]
-[--repeats 3] [--threads N] [--clock wall|cpu] [--device auto] [--finetune] [--epochs 3] [--subset N]``
+[--repeats 3] [--threads N] [--clock wall|cpu] [--device auto] [--input xray|noise] [--finetune]
+[--epochs 3] [--subset N]``
 
-The explainers run on ``labkit.models.ResNet18(in_channels=3)`` (random weights:
-speed does not depend on them) at ``size``×``size``, one image and a batch of 16
-(``--batches``); each cell is the median of interleaved calls
+The explainers run on ``labkit.models.ResNet18(in_channels=3)`` (random weights) at
+``size``×``size``, one image and a batch of 16 (``--batches``). Input (``--input``):
+the first PneumoniaMNIST test X-rays (``$LABKIT_DATA_DIR``, never downloaded) repeated
+to RGB, explained for their labels (default: Score-CAM's speed depends on the maps,
+which skips constant ones and scores equal masks once), or uniform noise in [-1, 1]
+with random targets. Each cell is the median of interleaved calls
 (``bench_explain.time_interleaved``: a call over 25 s runs once). Occlusion uses a
 32-px patch with stride 16 at 224 px (scaled with the size). ``--clock cpu`` times
 this process's CPU time, which other processes' load does not inflate (with
@@ -23,6 +27,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,6 +40,7 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency  # noqa: E402
 from pytorch_grad_cam import GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
+from labkit.data import load_pneumonia  # noqa: E402
 from labkit.device import resolve_device  # noqa: E402
 from labkit.explain import explain, get_explainer, list_explainers  # noqa: E402
 from labkit.models import ResNet18  # noqa: E402
@@ -77,16 +83,18 @@ def bench_explainers(args: argparse.Namespace, device: torch.device) -> None:
     methods = args.methods.split(",") if args.methods else [m for m in list_explainers()
                                                             if not get_explainer(m).needs]
     clock = be.CLOCKS[args.clock]
+    images, labels, source = bench_inputs(args, device)
+    print(source)
     print(f"ResNet-18, 3×{args.size}×{args.size}, device {device}, torch threads {torch.get_num_threads()} "
           f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), {args.clock} clock, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'method':<22}{'N':>4}{'labkit s':>11}{'reference s':>13}{'ref / labkit':>14}  reference")
     failures: list[str] = []
     for n in args.batches:
-        x = torch.rand(n, 3, args.size, args.size, device=device) * 2 - 1
-        t = torch.randint(0, 2, (n,), device=device)
+        x, t = images[:n], labels[:n]
         for m in methods:
-            fns = {"labkit": lambda x, t, m=m: explain(model, x, t, m, **params.get(m, {}))}
+            last: dict[str, object] = {}
+            fns = {"labkit": lambda x, t, m=m: last.setdefault(m, explain(model, x, t, m, **params.get(m, {})))}
             if m in refs:
                 fns["reference"] = refs[m]
             times = be.time_interleaved(fns, x, t, args.repeats, clock=clock)
@@ -95,9 +103,28 @@ def bench_explainers(args: argparse.Namespace, device: torch.device) -> None:
             who = "pytorch-grad-cam" if m in PGC else ("captum" if ref else "none")
             print(f"{m:<22}{n:>4}{times['labkit']:>11.3f}{(ref or float('nan')):>13.3f}{ratio:>14}  {who}",
                   flush=True)
+            passes = getattr(last.get(m), "extras", {}).get("masked_passes")
+            if passes is not None:
+                print(f"{'':<26}masked passes per image {passes.float().mean():.1f} of "
+                      f"{last[m].extras['weights'].shape[1]} channels (min {int(passes.min())})")
             failures += check_targets(m, n, times["labkit"], ref)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print("targets: " + ("all met" if not failures else "NOT met:\n  " + "\n  ".join(failures)))
+
+
+def bench_inputs(args: argparse.Namespace, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``max(batches)`` RGB images at ``size`` with one target each, and a line saying what they are."""
+    n, size = max(args.batches), args.size
+    if args.input == "noise":
+        return (torch.rand(n, 3, size, size, device=device) * 2 - 1, torch.randint(0, 2, (n,), device=device),
+                "input: uniform noise in [-1, 1], random targets")
+    with warnings.catch_warnings():  # the upsampling note is printed below
+        warnings.simplefilter("ignore")
+        data = load_pneumonia(size, os.environ.get("LABKIT_DATA_DIR"), download=False, device=device, splits=("test",))
+    test = data["test"]
+    note = f" ({'; '.join(data.notes)})" if data.notes else ""
+    return (test.images[:n].expand(-1, 3, -1, -1).contiguous(), test.labels[:n],
+            f"input: the first {n} PneumoniaMNIST test X-rays repeated to RGB, targets their labels{note}")
 
 
 def check_targets(name: str, n: int, lk: float, ref: float | None) -> list[str]:
@@ -140,6 +167,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--clock", choices=sorted(be.CLOCKS), default="wall",
                    help="wall time (default) or this process's CPU time (not inflated by other processes)")
+    p.add_argument("--input", choices=("xray", "noise"), default="xray",
+                   help="PneumoniaMNIST test X-rays repeated to RGB (default) or uniform noise")
     p.add_argument("--finetune", action="store_true", help="also fine-tune ResNet-18 on PneumoniaMNIST")
     p.add_argument("--only-finetune", action="store_true")
     p.add_argument("--epochs", type=int, default=3)

@@ -15,7 +15,7 @@ from labkit.models.spec import ModelSpec, class_names
 
 
 class SmallCNN(nn.Module):
-    """Small chest X-ray classifier for 1×H×W inputs in [-1, 1] (H, W ≥ 16).
+    """Small chest X-ray classifier for 1×H×W inputs in [-1, 1] (H, W ≥ 8: three 2× max pools).
 
     Parameters
     ----------
@@ -35,7 +35,7 @@ class SmallCNN(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16,
                  hidden: int = 128, dropout: float = 0.3) -> None:
         super().__init__()
-        self.model_spec = ModelSpec(in_channels=in_channels, min_size=16, class_names=class_names(num_classes),
+        self.model_spec = ModelSpec(in_channels=in_channels, min_size=8, class_names=class_names(num_classes),
                                     cam_layer=self.cam_layer)
         chans = [in_channels, width, 2 * width, 4 * width]
         layers: OrderedDict[str, nn.Module] = OrderedDict()

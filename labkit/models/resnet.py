@@ -36,7 +36,7 @@ class SmallResNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16) -> None:
         super().__init__()
-        self.model_spec = ModelSpec(in_channels=in_channels, min_size=4, class_names=class_names(num_classes),
+        self.model_spec = ModelSpec(in_channels=in_channels, min_size=1, class_names=class_names(num_classes),
                                     cam_layer=self.cam_layer)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(width), nn.ReLU())

@@ -49,13 +49,15 @@ class InputAdapter(nn.Module):
         return x * self.scale + self.shift
 
 
-def _spec(in_channels: int, num_classes: int, cam_layer: str, blocks: tuple[str, ...]) -> ModelSpec:
-    return ModelSpec(in_channels=in_channels, min_size=32, image_size=224, class_names=class_names(num_classes),
+def _spec(in_channels: int, num_classes: int, cam_layer: str, blocks: tuple[str, ...], min_size: int) -> ModelSpec:
+    return ModelSpec(in_channels=in_channels, min_size=min_size, image_size=224, class_names=class_names(num_classes),
                      cam_layer=cam_layer, blocks=blocks)
 
 
 class ResNet18(tvm.ResNet):
     """torchvision's ResNet-18 for labkit images (see :class:`InputAdapter`).
+
+    It takes images of any size (padded strided convs, adaptive pooling): ``min_size`` 1.
 
     Parameters
     ----------
@@ -75,7 +77,7 @@ class ResNet18(tvm.ResNet):
         super().__init__(tvm.resnet.BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
         self.adapt = InputAdapter(in_channels)
         self.model_spec = _spec(in_channels, num_classes, self.cam_layer,
-                                ("conv1", "layer1", "layer2", "layer3", "layer4"))
+                                ("conv1", "layer1", "layer2", "layer3", "layer4"), min_size=1)
         load_network_weights(self, weights, tvm.ResNet18_Weights.IMAGENET1K_V1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,6 +86,9 @@ class ResNet18(tvm.ResNet):
 
 class DenseNet121(tvm.DenseNet):
     """torchvision's DenseNet-121 (the Gifsplanation paper's architecture) for labkit images.
+
+    It takes images of at least 29×29 (``min_size``): the stem halves the side twice
+    (rounding up), then each of the three transitions halves it rounding down (28 → 0).
 
     Parameters are those of :class:`ResNet18`.
     """
@@ -96,7 +101,7 @@ class DenseNet121(tvm.DenseNet):
         self.adapt = InputAdapter(in_channels)
         blocks = ("features.conv0",) + tuple(f"features.{kind}{i}" for i in range(1, 5)
                                              for kind in ("denseblock", "transition") if (kind, i) != ("transition", 4))
-        self.model_spec = _spec(in_channels, num_classes, self.cam_layer, blocks)
+        self.model_spec = _spec(in_channels, num_classes, self.cam_layer, blocks, min_size=29)
         load_network_weights(self, weights, tvm.DenseNet121_Weights.IMAGENET1K_V1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ from labkit.session.jobs import TrainingJob
 from labkit.session.selection import Selection
 from labkit.session.traits import CheckedTraits
 from labkit.train import TrainConfig
+from labkit.validation import check_images
 
 VARIANTS = recipes.VARIANTS
 
@@ -168,11 +169,12 @@ class ExperimentState(CheckedTraits):
             model, arch_name = build_user_model(builder), f"user:{builder}"
         model = model.to(self.device).eval()
         x = data["test" if "test" in data.splits else next(iter(data.splits))].images[:2]
-        channels = describe(model).in_channels
-        if channels != x.shape[1]:
-            raise InputError(f"the model takes {channels}-channel images but the loaded data have {x.shape[1]} "
+        spec = describe(model)
+        if spec.in_channels != x.shape[1]:
+            raise InputError(f"the model takes {spec.in_channels}-channel images but the loaded data have {x.shape[1]} "
                              "channel(s); build it for grayscale X-rays (labkit's resnet18/densenet121 repeat "
                              "them to RGB inside) or attach a ModelSpec (labkit.models.attach_spec)")
+        check_images(x, spec=spec, name="the loaded images")  # what explain will check: size and range
         try:
             with torch.no_grad():
                 out = model(x)

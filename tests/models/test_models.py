@@ -8,6 +8,7 @@ from torch import nn
 from labkit.errors import InputError
 from labkit.models import (MODELS, SmallCNN, SmallResNet, build_model, conv_layers, get_layer, last_conv_layer,
                            list_models, parameterized_layers)
+from labkit.models.spec import describe
 
 
 class OutOfOrder(nn.Module):
@@ -53,6 +54,19 @@ def test_forward_shapes(arch: str, size: int) -> None:
     with torch.no_grad():
         out = model(torch.rand(3, 1, size, size) * 2 - 1)
     assert out.shape == (3, 2) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("arch", list_models())
+def test_declared_min_size_is_the_smallest_side_that_forwards(arch: str) -> None:
+    """What ``ModelSpec.min_size`` says is what the network takes: it forwards at that side,
+    and one pixel less fails (sides below 1 do not exist)."""
+    model = build_model(arch).eval()
+    side = describe(model).min_size
+    with torch.no_grad():
+        assert model(torch.zeros(2, 1, side, side)).shape == (2, 2)
+        if side > 1:
+            with pytest.raises(RuntimeError):
+                model(torch.zeros(2, 1, side - 1, side - 1))
 
 
 def test_kwargs_change_the_architecture() -> None:

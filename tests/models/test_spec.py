@@ -54,7 +54,7 @@ def test_wrong_number_of_means_is_refused() -> None:
 def test_labkit_models_declare_their_spec() -> None:
     spec = describe(SmallCNN())
     assert spec.declared and spec.in_channels == 1 and spec.lab_range and spec.cam_layer == "features.relu3"
-    assert spec.class_names == ("normal", "pneumonia") and spec.min_size == 16
+    assert spec.class_names == ("normal", "pneumonia") and spec.min_size == 8
 
 
 def test_torchvision_spec_is_inferred() -> None:
@@ -95,7 +95,7 @@ def test_ig_gray_baseline_follows_the_spec() -> None:
 
 @pytest.mark.parametrize("images, message", [
     (torch.zeros(1, 3, 64, 64), "must have 1 channel\\(s\\) \\(grayscale\\) for this model.*3 channel"),
-    (torch.zeros(1, 1, 8, 8), "too small for this network: it takes at least 16×16"),
+    (torch.zeros(1, 1, 4, 4), "too small for this network: it takes at least 8×8"),
 ])
 def test_images_that_do_not_fit_the_model(images: torch.Tensor, message: str) -> None:
     with pytest.raises(InputError, match=message):

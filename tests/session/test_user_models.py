@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from labkit.errors import CheckpointError, InputError
+from labkit.explain import explain
 from labkit.models import build_model
 from labkit.session import ExperimentState
 
@@ -94,4 +95,22 @@ def test_a_course_model_that_does_not_fit_changes_nothing(state, tmp_path, monke
             state.add_user_model("course", builder=f"bad_course_models:{builder}")
     finally:
         sys.modules.pop("bad_course_models", None)
+    assert (dict(state.models), state.active_model, state.model_version) == before
+
+
+def test_acceptance_and_explain_agree_on_the_image_size(state, tmp_path) -> None:
+    """On the native 28-px X-rays ResNet-18 (any size) is accepted and explained; DenseNet-121
+    (at least 29 px) is refused with explain's own message, and nothing changes."""
+    torch.save(build_model("resnet18").state_dict(), tmp_path / "resnet.pt")
+    state.add_user_model("resnet", weights=tmp_path / "resnet.pt", arch="resnet18")
+    x = state.data["test"].images[:2]
+    assert explain(state.model("resnet"), x, 1, "gradcam").maps.shape == (2, 28, 28)
+    densenet = build_model("densenet121")
+    torch.save(densenet.state_dict(), tmp_path / "densenet.pt")
+    with pytest.raises(InputError) as refused:
+        explain(densenet, x, 1, "gradcam")
+    before = (dict(state.models), state.active_model, state.model_version)
+    with pytest.raises(InputError, match="28×28 pixels are too small for this network: it takes at least 29×29") as err:
+        state.add_user_model("densenet", weights=tmp_path / "densenet.pt", arch="densenet121")
+    assert str(err.value).split(" of ")[1] == str(refused.value).split(" of ")[1]
     assert (dict(state.models), state.active_model, state.model_version) == before
