@@ -96,7 +96,7 @@ class ScoreCAM(CAMExplainer):
 
     def _masked_scores(self, x: torch.Tensor, target: torch.Tensor, flat: torch.Tensor, rep: torch.Tensor, k: int,
                        score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """``score(logits, target)`` of each image masked by each of its maps in ``rep`` (flat indices into ``flat``)."""
+        """``score(logits, target)`` of each image masked by each of its maps in ``rep`` (indices into ``flat``)."""
         cpu = x.device.type == "cpu"
         net = folded_batchnorm(self.model) if len(rep) >= FOLD_PASSES else self.model
         out = torch.empty(len(rep), device=x.device, dtype=x.dtype)

@@ -110,7 +110,8 @@ def test_acceptance_and_explain_agree_on_the_image_size(state, tmp_path) -> None
     with pytest.raises(InputError) as refused:
         explain(densenet, x, 1, "gradcam")
     before = (dict(state.models), state.active_model, state.model_version)
-    with pytest.raises(InputError, match="28×28 pixels are too small for this network: it takes at least 29×29") as err:
+    too_small = "28×28 pixels are too small for this network: it takes at least 29×29"
+    with pytest.raises(InputError, match=too_small) as err:
         state.add_user_model("densenet", weights=tmp_path / "densenet.pt", arch="densenet121")
     assert str(err.value).split(" of ")[1] == str(refused.value).split(" of ")[1]
     assert (dict(state.models), state.active_model, state.model_version) == before
