@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labkit.errors import InputError
+from labkit.train.adam import adam
 from labkit.sanity.randomization import randomize_model
 from labkit.models.spec import describe
 from labkit.validation import check_images
@@ -114,7 +115,7 @@ def train_random_labels(model: nn.Module, images: torch.Tensor, labels: torch.Te
     y = y[torch.randperm(len(y), generator=gen).to(device)]
 
     net = randomize_model(model, seed=seed) if reinit else copy.deepcopy(model)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = adam(net.parameters(), lr=lr)
     history: list[dict[str, float | int | bool]] = []
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):

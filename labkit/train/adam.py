@@ -17,6 +17,13 @@ from labkit.errors import InputError
 FUSED_DEVICES = ("cpu", "cuda")
 
 
+def adam(params: Iterable[torch.Tensor], lr: float = 1e-3, weight_decay: float = 0.0) -> "FusedAdam | torch.optim.Optimizer":
+    """Adam over ``params``: :class:`FusedAdam` where the fused kernel takes them, else ``torch.optim.Adam``."""
+    params = list(params)
+    make = FusedAdam if FusedAdam.supports(params) else torch.optim.Adam
+    return make(params, lr=lr, weight_decay=weight_decay)
+
+
 class FusedAdam:
     """Adam with L2 weight decay (``torch.optim.Adam``'s ``weight_decay``) for parameters
     of one floating dtype on one CPU or CUDA device.

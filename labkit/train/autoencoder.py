@@ -20,6 +20,7 @@ from torch import nn
 
 from labkit.data.split import Split
 from labkit.errors import InputError
+from labkit.train.adam import adam
 from labkit.models.autoencoder import ConvAutoencoder
 from labkit.train.trainer import BatchInfo
 
@@ -96,7 +97,7 @@ def train_autoencoder(train: Split, config: AEConfig = AEConfig(), val: Split | 
     ae = ConvAutoencoder(h, c, config.bottleneck, config.width).to(dev)
     fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # faster CPU conv kernels
     ae = ae.to(memory_format=fmt)
-    opt = torch.optim.Adam(ae.parameters(), lr=config.lr)
+    opt = adam(ae.parameters(), lr=config.lr)
     n, bs = len(train), config.batch_size
     num_batches = -(-n // bs)
     history, t0, cpu0 = AEHistory(), time.perf_counter(), time.process_time()
@@ -106,7 +107,7 @@ def train_autoencoder(train: Split, config: AEConfig = AEConfig(), val: Split | 
         for b in range(num_batches):
             x = train.images[perm[b * bs:(b + 1) * bs].to(train.device)].to(dev).contiguous(memory_format=fmt)
             loss = elastic_loss(ae(x), x)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(x)

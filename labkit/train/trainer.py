@@ -16,7 +16,7 @@ from torch import nn
 
 from labkit.data.split import Split
 from labkit.errors import InputError, TrainingError
-from labkit.train.adam import FusedAdam
+from labkit.train.adam import FusedAdam, adam
 from labkit.train.memory import keep_freed_memory
 from labkit.train.metrics import auroc, predict
 from labkit.train.precision import MixedPrecision, check_precision
@@ -153,9 +153,7 @@ class Trainer:
         (one fused kernel a step, and no ``torch._dynamo`` import) where it applies, else
         ``torch.optim.Adam``."""
         if self._optimizer is None:
-            params, cfg = list(self.model.parameters()), self.config
-            adam = FusedAdam if FusedAdam.supports(params) else torch.optim.Adam
-            self._optimizer = adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            self._optimizer = adam(self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
         return self._optimizer
 
     @property

@@ -76,6 +76,21 @@ def test_a_training_step_imports_neither_torch_dynamo_nor_sklearn() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_random_label_and_autoencoder_training_do_not_import_torch_dynamo() -> None:
+    code = ("import sys, torch\n"
+            "from labkit.data import Split\n"
+            "from labkit.models import SmallCNN\n"
+            "from labkit.sanity.labels import train_random_labels\n"
+            "from labkit.train.autoencoder import AEConfig, train_autoencoder\n"
+            "x, y = torch.rand(16, 1, 28, 28) * 2 - 1, torch.tensor([0, 1] * 8)\n"
+            "train_random_labels(SmallCNN(width=4, hidden=8), x, y, max_epochs=1, batch_size=8)\n"
+            "train_autoencoder(Split('train', x, y), AEConfig(epochs=1, batch_size=8))\n"
+            "print(sorted(m for m in ('torch._dynamo',) if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def scaled_run(make_optimizer, poison: int | None = None) -> tuple[dict, float]:
     """Four fp16-style steps through ``torch.amp.GradScaler`` (CPU); step ``poison`` gets an inf gradient."""
     torch.manual_seed(0)
