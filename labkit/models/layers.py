@@ -109,10 +109,14 @@ def channels_last_weights(modules: Iterable[nn.Module]) -> Iterator[None]:
     swapped: dict[int, tuple[nn.Parameter, torch.Tensor]] = {}  # by id: a shared weight is swapped once
     try:
         for w in (m.weight for m in modules if isinstance(m, nn.Conv2d)):
-            if (isinstance(w, nn.Parameter) and w.dim() == 4 and id(w) not in swapped
-                    and not w.is_contiguous(memory_format=torch.channels_last)):
+            if not isinstance(w, nn.Parameter) or w.dim() != 4 or id(w) in swapped:
+                continue
+            # compared by strides: a one-input-channel weight passes is_contiguous(channels_last) in
+            # either layout, but only channels-last strides make oneDNN pick channels-last kernels
+            layout = torch.empty_like(w.data, memory_format=torch.channels_last)
+            if w.stride() != layout.stride():
                 swapped[id(w)] = (w, w.data)
-                w.data = torch.empty_like(w.data, memory_format=torch.channels_last).copy_(w.data)
+                w.data = layout.copy_(w.data)
         yield
     finally:
         for w, original in swapped.values():
