@@ -58,34 +58,28 @@ def test_mixed_or_integer_parameters_are_refused() -> None:
         FusedAdam([torch.zeros(2, dtype=torch.long)])
 
 
-def test_a_training_step_imports_neither_torch_dynamo_nor_sklearn() -> None:
+SETUP = ("import sys, torch\n"
+         "from labkit.data import Split\n"
+         "from labkit.models import SmallCNN\n"
+         "x, y = torch.rand(16, 1, 28, 28) * 2 - 1, torch.tensor([0, 1] * 8)\n"
+         "split = Split('train', x, y)\n")
+TRAINING_RUNS = {
     # torch.optim's optimizers import torch._dynamo on first use (1.3 s CPU), scikit-learn's metrics 1.0 s
-    code = ("import sys, torch\n"
-            "from labkit.data import Split\n"
-            "from labkit.models import SmallCNN\n"
-            "from labkit.train import Trainer, TrainConfig, clinical_metrics, choose_threshold, evaluate\n"
-            "x, y = torch.rand(16, 1, 28, 28) * 2 - 1, torch.tensor([0, 1] * 8)\n"
-            "split = Split('train', x, y)\n"
-            "model = SmallCNN(width=4, hidden=8)\n"
-            "Trainer(model, split, split, TrainConfig(epochs=1, batch_size=8)).fit()\n"
-            "p = evaluate(model, split)\n"
-            "clinical_metrics(p.labels, p.scores, choose_threshold(p.labels, p.scores))\n"
-            "print(sorted(m for m in ('torch._dynamo', 'sklearn') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    "trainer": ("from labkit.train import Trainer, TrainConfig, clinical_metrics, choose_threshold, evaluate\n"
+                "model = SmallCNN(width=4, hidden=8)\n"
+                "Trainer(model, split, split, TrainConfig(epochs=1, batch_size=8)).fit()\n"
+                "p = evaluate(model, split)\n"
+                "clinical_metrics(p.labels, p.scores, choose_threshold(p.labels, p.scores))\n"),
+    "random labels": ("from labkit.sanity.labels import train_random_labels\n"
+                      "train_random_labels(SmallCNN(width=4, hidden=8), x, y, max_epochs=1, batch_size=8)\n"),
+    "autoencoder": ("from labkit.train.autoencoder import AEConfig, train_autoencoder\n"
+                    "train_autoencoder(split, AEConfig(epochs=1, batch_size=8))\n"),
+}
 
 
-def test_random_label_and_autoencoder_training_do_not_import_torch_dynamo() -> None:
-    code = ("import sys, torch\n"
-            "from labkit.data import Split\n"
-            "from labkit.models import SmallCNN\n"
-            "from labkit.sanity.labels import train_random_labels\n"
-            "from labkit.train.autoencoder import AEConfig, train_autoencoder\n"
-            "x, y = torch.rand(16, 1, 28, 28) * 2 - 1, torch.tensor([0, 1] * 8)\n"
-            "train_random_labels(SmallCNN(width=4, hidden=8), x, y, max_epochs=1, batch_size=8)\n"
-            "train_autoencoder(Split('train', x, y), AEConfig(epochs=1, batch_size=8))\n"
-            "print(sorted(m for m in ('torch._dynamo',) if m in sys.modules))\n")
+@pytest.mark.parametrize("run", sorted(TRAINING_RUNS))
+def test_training_imports_neither_torch_dynamo_nor_sklearn(run) -> None:
+    code = SETUP + TRAINING_RUNS[run] + "print(sorted(m for m in ('torch._dynamo', 'sklearn') if m in sys.modules))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
