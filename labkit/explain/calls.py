@@ -118,8 +118,7 @@ def _pool_forward(pool: nn.MaxPool2d, x: torch.Tensor) -> torch.Tensor:
         return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), pool.kernel_size, pool.stride,
                             pool.padding, pool.dilation, ceil_mode=pool.ceil_mode).contiguous()
     if x.numel() >= CL_POOL_GRAD_MIN:
-        stride = pool.stride or pool.kernel_size  # torch's default stride is the kernel size
-        args = (_pair(pool.kernel_size), _pair(stride), _pair(pool.padding), _pair(pool.dilation), pool.ceil_mode)
+        args = (_pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding), _pair(pool.dilation), pool.ceil_mode)
         return _ChannelsLastMaxPool.apply(x, args)
     return nn.MaxPool2d.forward(pool, x)
 
@@ -132,8 +131,8 @@ class frozen_eval:  # noqa: N801 - used like a function: ``with frozen_eval(mode
 
     With ``channels_last`` every ``nn.Conv2d`` weight is also held in channels-last
     layout for the duration (:func:`~labkit.models.layers.channels_last_weights`).
-    Each ``nn.MaxPool2d`` that no gradient passes through runs torch's faster
-    channels-last kernel meanwhile (:func:`_pool_forward`: identical values).
+    Each ``nn.MaxPool2d`` runs through :func:`_pool_forward` meanwhile (torch's
+    channels-last kernel where that is faster; identical values and gradients).
 
     The model is walked once and only what is changed is restored, so the
     overhead is small (this runs on every explainer call; a class, not a

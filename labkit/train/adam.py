@@ -17,7 +17,8 @@ from labkit.errors import InputError
 FUSED_DEVICES = ("cpu", "cuda")
 
 
-def adam(params: Iterable[torch.Tensor], lr: float = 1e-3, weight_decay: float = 0.0) -> "FusedAdam | torch.optim.Optimizer":
+def adam(params: Iterable[torch.Tensor], lr: float = 1e-3,
+         weight_decay: float = 0.0) -> "FusedAdam | torch.optim.Optimizer":
     """Adam over ``params``: :class:`FusedAdam` where the fused kernel takes them, else ``torch.optim.Adam``."""
     params = list(params)
     make = FusedAdam if FusedAdam.supports(params) else torch.optim.Adam
