@@ -113,8 +113,14 @@ def stderr(cell) -> str:
 
 
 def text_outputs(cell) -> str:
+    """A cell's text as a reader sees it: a stream the kernel flushed in several messages is one text."""
     parts = []
+    last_stream = None
     for o in cell.get("outputs", []):
+        if o.output_type == "stream" and o.name == last_stream:
+            parts[-1] += o.text
+            continue
+        last_stream = o.name if o.output_type == "stream" else None
         if o.output_type == "stream":
             parts.append(o.text)
         elif o.output_type in ("display_data", "execute_result"):
