@@ -129,7 +129,10 @@ def folded_batchnorm(model: nn.Module) -> nn.Module:
     For forward-only passes (Score-CAM's masked images): outputs equal the model's to
     float rounding, one elementwise pass per BatchNorm less. The copy is traced with
     ``torch.fx``; ``model`` itself is returned when it has no BatchNorm, or cannot be
-    copied or traced (data-dependent control flow).
+    copied or traced (data-dependent control flow). Training's ``predict`` uses
+    :func:`labkit.train.inference.inference_model` instead: it folds only pairs inside an
+    ``nn.Sequential`` but keeps the module tree, so ReLUs can also be moved after their
+    max-pools; the graph copy here also folds pairs held as attributes (ResNet-18's).
 
     References
     ----------

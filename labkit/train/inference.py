@@ -35,7 +35,8 @@ def inference_model(model: nn.Module, channels_last: bool = False) -> nn.Module:
     """``model`` itself, or, where an ``nn.Sequential`` of it holds a ``Conv2d`` directly
     followed by a ``BatchNorm2d`` (with running statistics), an eval-mode copy in which each
     such batch norm is folded into its convolution (and replaced by ``nn.Identity``, keeping
-    the names) and ReLUs run after the max-pool that follows them. With ``channels_last``
+    the names) and ReLUs run after the max-pool that follows them (for any model's conv/batch-norm
+    pairs, without the reordering, see :func:`labkit.models.layers.folded_batchnorm`). With ``channels_last``
     the copy's 4-D weights are in channels-last layout (oneDNN's fast kernels on CPU; a
     one-channel first convolution included, whose contiguous weight already passes
     ``is_contiguous(memory_format=torch.channels_last)`` and would keep the network in NCHW).
